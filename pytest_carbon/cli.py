@@ -1,0 +1,71 @@
+"""The ``pytest-carbon`` command: a thin dispatcher over subcommand modules.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+modules are imported only when their command runs, so ``pytest-carbon --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_carbon import __version__
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "estimate": ("pytest_carbon.commands.estimate", "estimate the wall power this (or a described) machine draws"),
+    "probes": ("pytest_carbon.commands.probes", "show what this machine can measure, what not, and the fixes"),
+    "regions": ("pytest_carbon.commands.regions", "search regions and their grid carbon intensity"),
+    "report": ("pytest_carbon.commands.report", "render Markdown, JUnit or CSV from a saved JSON report"),
+    "compare": ("pytest_carbon.commands.compare", "compare two JSON reports; exit 1 over a threshold"),
+    "merge": ("pytest_carbon.commands.merge", "merge shard reports from several machines into one"),
+    "history": ("pytest_carbon.commands.history", "list stored runs of a project"),
+    "store": ("pytest_carbon.commands.store", "store a saved JSON report in the history (store push)"),
+    "dashboard": ("pytest_carbon.commands.dashboard", "write the static dashboard site from the history"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: pytest-carbon COMMAND [options]",
+        "",
+        "Energy and CO2e of test suites. Run `pytest --carbon` to meter tests; these commands work on",
+        "machines, regions and saved reports.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "`pytest-carbon COMMAND --help` shows the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand and return its exit code (0 ok, 1 a check failed, 2 usage error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"pytest-carbon {__version__}")
+        return 0
+    name = args[0]
+    if name not in COMMANDS:
+        print(f"pytest-carbon: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"pytest-carbon {name}", description=text)
+    module.add_arguments(parser)
+    try:
+        parsed = parser.parse_args(args[1:])
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    code: int = module.run(parsed)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""Options of the plugin: one table, one resolver.
+
+Every option has a command-line flag, an ini/pyproject twin and an environment variable.
+Precedence, highest first:
+
+1. the command line (``--carbon-scope=machine``);
+2. the ini file or ``[tool.pytest.ini_options]`` (``carbon_scope = machine``);
+3. the environment (``PYTEST_CARBON_SCOPE=machine``);
+4. the default.
+
+Values are parsed and checked here, before the first test runs; a bad value raises
+``ConfigError`` naming the option and what it accepts, which the plugin turns into a pytest
+usage error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message says what to write instead."""
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false (1/0, yes/no, on/off)")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError("expected one of: " + ", ".join(choices))
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds greater than 0, for example 0.5") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a number of seconds greater than 0, for example 0.5")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of 0 or more, for example 10") from None
+    if value < 0:
+        raise ValueError("expected a whole number of 0 or more, for example 10")
+    return value
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+def _output_path(text: str) -> str:
+    """A file the plugin will write: its folder must exist or be creatable, and be writable."""
+    path = Path(text.strip()).expanduser()
+    if not text.strip():
+        raise ValueError("expected a file path, for example carbon.json")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a file path such as {path / 'carbon.json'}")
+    folder = path.parent.resolve()
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"the directory {folder} cannot be written; choose a writable location")
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its flag, ini name and environment variable derive from ``name``."""
+
+    name: str  # "carbon_json" -> --carbon-json, ini carbon_json, PYTEST_CARBON_JSON
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "PYTEST_" + self.name.upper()
+
+
+#: The switch itself is special: ``--carbon`` takes no value, ``carbon = true`` in ini,
+#: ``PYTEST_CARBON=1`` in the environment.
+ENABLE = Option("carbon", _bool, False, "meter energy and CO2e of every test")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("carbon_json", _output_path, None, "write the JSON report to PATH", "PATH"),
+    Option(
+        "carbon_scope",
+        _choice("process", "machine"),
+        "process",
+        "what a test is charged for: what the pytest process tree used (process, default) "
+        "or everything the machine drew (machine)",
+        "SCOPE",
+    ),
+    Option(
+        "carbon_probe",
+        _choice("auto", "model", "rapl", "nvml", "none"),
+        "auto",
+        "energy source: auto (counters where readable, the power model elsewhere), model, rapl, nvml",
+        "PROBE",
+    ),
+    Option(
+        "carbon_region",
+        _text,
+        "",
+        "where the tests ran, for the grid's carbon intensity: a country (FR), a grid zone "
+        "(US-CAL-CISO, zone:DE) or a cloud region (aws:eu-west-1)",
+        "CODE",
+    ),
+    Option("carbon_top", _non_negative_int, 10, "number of tests listed in the summary (0: none)", "N"),
+    Option(
+        "carbon_period",
+        _positive_float,
+        0.5,
+        "seconds between two samples of the energy counters and the machine load",
+        "SECONDS",
+    ),
+)
+
+BY_NAME: dict[str, Option] = {opt.name: opt for opt in (ENABLE, *OPTIONS)}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved value and where it came from ("command line", "ini", "environment", "default")."""
+
+    value: Any
+    origin: str
+
+
+def resolve(
+    option: Option,
+    cli_value: Any,
+    ini_value: str | None,
+    environ: Mapping[str, str],
+) -> Resolved:
+    """Apply the precedence to one option; raise ConfigError for a value that cannot be used."""
+    candidates: list[tuple[str, Any]] = []
+    if cli_value is not None:
+        candidates.append(("command line", cli_value))
+    if ini_value not in (None, "", []):
+        candidates.append(("ini", ini_value))
+    env_value = environ.get(option.env)
+    if env_value is not None and env_value.strip() != "":
+        candidates.append(("environment", env_value))
+    if not candidates:
+        return Resolved(option.default, "default")
+    origin, raw = candidates[0]
+    if not isinstance(raw, str):
+        return Resolved(raw, origin)
+    try:
+        return Resolved(option.parse(raw), origin)
+    except ValueError as err:
+        where = {
+            "command line": f"{option.flag}={raw}",
+            "ini": f"{option.name} = {raw} (ini file)",
+            "environment": f"{option.env}={raw}",
+        }[origin]
+        raise ConfigError(f"pytest-carbon: {where}: {err}") from None
