@@ -1,0 +1,1 @@
+"""Renderers: each turns the report dict into one artefact format."""
