@@ -1,0 +1,416 @@
+"""The metering timeline: fast clocks at test boundaries, a low-rate sampler, attribution.
+
+Nothing here imports pytest. The plugin calls ``Meter.begin_phase``/``end_phase`` around each
+test phase (two fast clock reads each) and the sampler thread reads the slow things (energy
+counters, machine load) every ``period_s``. Attribution happens once, at the end, per
+interval between two samples:
+
+* the interval's machine energy is split into static (idle) and dynamic parts by the probes;
+* the process gets the dynamic part in proportion to its CPU time over the machine's busy CPU
+  time (scope "process"), or all of it (scope "machine"), and the static part divided among the
+  concurrent test processes;
+* inside the process, tests get the static part by wall time and the dynamic part by CPU time
+  (GPU dynamic energy by wall time, since CPU time does not follow GPU work);
+* whatever falls outside every test is the remainder, so tests + remainder == session total.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import resource
+import sys
+import threading
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pytest_carbon.probes.base import COMPONENTS, ComponentEnergy, MachineLoad, Probe, ProbeError
+
+_perf_ns = time.perf_counter_ns
+_proc_ns = time.process_time_ns
+_getrusage = resource.getrusage
+_CHILDREN = resource.RUSAGE_CHILDREN
+
+
+def cpu_now_ns() -> int:
+    """CPU time of this process plus its finished, waited-for children, in nanoseconds."""
+    ru = _getrusage(_CHILDREN)
+    return _proc_ns() + int((ru.ru_utime + ru.ru_stime) * 1e9)
+
+
+# --------------------------------------------------------------------------- machine stats
+
+
+def _read_proc_stat(path: str = "/proc/stat") -> tuple[float, float]:
+    """Busy and total CPU-seconds of the whole machine since boot (Linux)."""
+    with open(path, "rb") as fh:
+        fields = fh.readline().split()
+    values = [int(v) for v in fields[1:]]
+    # user nice system idle iowait irq softirq steal (guest is already inside user)
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return (total - idle) / tick, total / tick
+
+
+def _read_meminfo(path: str = "/proc/meminfo") -> float:
+    """Memory in use, GB (1e9 bytes): MemTotal - MemAvailable."""
+    total = avail = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"MemTotal:"):
+                total = int(line.split()[1])
+            elif line.startswith(b"MemAvailable:"):
+                avail = int(line.split()[1])
+                break
+    return (total - avail) * 1024 / 1e9
+
+
+def _psutil_cpu() -> tuple[float, float]:
+    import psutil
+
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    total = sum(t)
+    return total - idle, total
+
+
+def _psutil_mem() -> float:
+    import psutil
+
+    vm = psutil.virtual_memory()
+    return (vm.total - vm.available) / 1e9
+
+
+def machine_readers() -> tuple[Callable[[], tuple[float, float]], Callable[[], float]]:
+    """The cheapest readers of machine CPU time and memory on this platform."""
+    if sys.platform.startswith("linux") and os.path.exists("/proc/stat"):
+        return _read_proc_stat, _read_meminfo
+    return _psutil_cpu, _psutil_mem
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+@dataclass(slots=True)
+class Sample:
+    """One point of the timeline, and the energy of the interval that ends at it."""
+
+    wall_ns: int
+    cpu_ns: int
+    busy_s: float
+    total_s: float
+    # (component, static_j, dynamic_j) summed over probes for the interval ending here
+    energy: dict[str, tuple[float, float]] = field(default_factory=dict)
+    load: MachineLoad | None = None
+
+
+@dataclass(slots=True)
+class TestFigures:
+    """What a test (or a group of phases) was charged."""
+
+    duration_s: float = 0.0
+    cpu_time_s: float = 0.0
+    energy_j: float = 0.0
+    dynamic_energy_j: float = 0.0
+    components_j: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0.0))
+
+
+@dataclass(slots=True)
+class Totals:
+    """Process-attributed totals of the session."""
+
+    duration_s: float
+    energy_j: float
+    components_j: dict[str, float]
+    static_j: float
+    dynamic_j: float
+    machine_energy_j: float
+    intervals: int
+
+
+class Meter:
+    """Records phases and samples; attributes energy at the end."""
+
+    def __init__(
+        self,
+        probes: Sequence[Probe],
+        *,
+        period_s: float = 0.5,
+        scope: str = "process",
+        processes: int = 1,
+        threads: int | None = None,
+        on_probe_error: Callable[[Probe, Exception], None] | None = None,
+    ) -> None:
+        self.probes = list(probes)
+        self.period_s = period_s
+        self.scope = scope
+        self.processes = max(1, processes)
+        self.threads = threads or os.cpu_count() or 1
+        self._on_probe_error = on_probe_error
+        self._read_cpu, self._read_mem = machine_readers()
+        self._lock = threading.Lock()
+        self._samples: list[Sample] = []
+        self._wall_index: list[int] = []
+        # phases: flat int64 array of (test_index, t0, t1, c0, c1) per phase
+        self._phases = array("q")
+        self._open: tuple[int, int] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failed_probes: dict[str, str] = {}
+        self.dropped_intervals = 0
+
+    # ---- lifecycle
+
+    def start(self) -> None:
+        """Take the first sample and start the sampler thread."""
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="pytest-carbon-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self.sample()
+
+    def stop(self) -> None:
+        """Stop the sampler and take the last sample."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self.sample()
+        for probe in self.probes:
+            try:
+                probe.close()
+            except Exception:  # closing must never break the run
+                continue
+
+    # ---- fast path, called around every test phase
+
+    def begin_phase(self) -> None:
+        """Mark the start of a test phase (set-up, call or tear-down)."""
+        self._open = (_perf_ns(), cpu_now_ns())
+
+    def end_phase(self, test_index: int) -> None:
+        """Mark the end of the phase begun last, charging it to test ``test_index``."""
+        c1 = cpu_now_ns()
+        t1 = _perf_ns()
+        opened = self._open
+        if opened is None:
+            return
+        self._open = None
+        self._phases.extend((test_index, opened[0], t1, opened[1], c1))
+
+    # ---- sampler
+
+    def sample(self) -> None:
+        """Read clocks, machine load and every probe; close the current interval."""
+        with self._lock:
+            wall = _perf_ns()
+            cpu = cpu_now_ns()
+            try:
+                busy_s, total_s = self._read_cpu()
+            except (OSError, ValueError, IndexError):
+                busy_s = total_s = float("nan")
+            prev = self._samples[-1] if self._samples else None
+            sample = Sample(wall, cpu, busy_s, total_s)
+            if prev is not None:
+                duration_s = (wall - prev.wall_ns) / 1e9
+                proc_busy_s = (cpu - prev.cpu_ns) / 1e9
+                machine_busy_s = busy_s - prev.busy_s
+                if not machine_busy_s >= 0:  # nan or a counter glitch
+                    machine_busy_s = proc_busy_s
+                # /proc/stat ticks at 10 ms: never let the machine look less busy than we are
+                machine_busy_s = max(machine_busy_s, proc_busy_s)
+                cap = self.threads * duration_s
+                if cap > 0:
+                    machine_busy_s = min(machine_busy_s, cap)
+                try:
+                    ram_used_gb = self._read_mem()
+                except (OSError, ValueError):
+                    ram_used_gb = 0.0
+                load = MachineLoad(
+                    duration_s=duration_s,
+                    cpu_busy_s=machine_busy_s,
+                    cpu_load=(machine_busy_s / cap) if cap > 0 else 0.0,
+                    threads=self.threads,
+                    ram_used_gb=ram_used_gb,
+                )
+                sample.load = load
+                sample.energy = self._read_probes(load)
+            self._samples.append(sample)
+            self._wall_index.append(wall)
+
+    def _read_probes(self, load: MachineLoad) -> dict[str, tuple[float, float]]:
+        energy: dict[str, tuple[float, float]] = {}
+        for probe in list(self.probes):
+            try:
+                readings: list[ComponentEnergy] = probe.read(load)
+            except Exception as err:  # a probe must never break the run
+                self._probe_failed(probe, err)
+                continue
+            for reading in readings:
+                static, dynamic = energy.get(reading.component, (0.0, 0.0))
+                energy[reading.component] = (
+                    static + max(reading.static_j, 0.0),
+                    dynamic + max(reading.dynamic_j, 0.0),
+                )
+        return energy
+
+    def _probe_failed(self, probe: Probe, err: Exception) -> None:
+        self.probes.remove(probe)
+        kind = "" if isinstance(err, ProbeError) else f"{type(err).__name__}: "
+        self.failed_probes[probe.name] = f"{kind}{err}"
+        if self._on_probe_error is not None:
+            self._on_probe_error(probe, err)
+
+    # ---- attribution
+
+    def _shares(self, sample: Sample, prev: Sample) -> tuple[float, float]:
+        """Fractions of the machine's dynamic and static energy that belong to this process."""
+        static_share = 1.0 / self.processes
+        if self.scope == "machine":
+            return static_share, static_share
+        assert sample.load is not None
+        proc_busy_s = max((sample.cpu_ns - prev.cpu_ns) / 1e9, 0.0)
+        if sample.load.cpu_busy_s <= 0:
+            return 0.0, static_share
+        return min(1.0, proc_busy_s / sample.load.cpu_busy_s), static_share
+
+    def _process_energy(self, sample: Sample, prev: Sample) -> tuple[dict[str, float], dict[str, float]]:
+        """The process's static and dynamic energy per component over one interval."""
+        dyn_share, static_share = self._shares(sample, prev)
+        static: dict[str, float] = {}
+        dynamic: dict[str, float] = {}
+        for comp, (static_j, dynamic_j) in sample.energy.items():
+            static[comp] = static_j * static_share
+            dynamic[comp] = dynamic_j * (static_share if comp == "gpu" else dyn_share)
+        return static, dynamic
+
+    @staticmethod
+    def _pieces(
+        samples: list[Sample], walls: list[int], t0: int, t1: int, c0: int, c1: int
+    ) -> list[tuple[int, float, float]]:
+        """Split one phase into (interval, wall_s, cpu_s) pieces at the sample points."""
+        out: list[tuple[int, float, float]] = []
+        n = len(samples)
+        k = max(bisect.bisect_right(walls, t0), 1)
+        a_wall, a_cpu = t0, c0
+        while k < n and a_wall < t1:
+            end = samples[k]
+            if t1 <= end.wall_ns:
+                b_wall, b_cpu = t1, c1
+            else:
+                b_wall, b_cpu = end.wall_ns, end.cpu_ns
+            out.append((k, max(b_wall - a_wall, 0) / 1e9, max(b_cpu - a_cpu, 0) / 1e9))
+            a_wall, a_cpu = b_wall, b_cpu
+            k += 1
+        return out
+
+    @staticmethod
+    def _charge(
+        fig: TestFigures,
+        static: dict[str, float],
+        dynamic: dict[str, float],
+        w_frac: float,
+        c_frac: float,
+    ) -> None:
+        for comp, s in static.items():
+            e = s * w_frac
+            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + e
+            fig.energy_j += e
+        for comp, d in dynamic.items():
+            e = d * (w_frac if comp == "gpu" else c_frac)
+            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + e
+            fig.energy_j += e
+            fig.dynamic_energy_j += e
+
+    def figures_for(self, test_index: int) -> TestFigures:
+        """Figures of one test so far, after closing the current interval (for budgets).
+
+        Costs one sample (probe reads) plus the test's own phases; the final figures, which
+        are attributed at the end of the session, can differ slightly when tests share an
+        interval whose clocks disagree.
+        """
+        self.sample()
+        with self._lock:
+            samples = list(self._samples)
+            phases = self._phases
+            mine: list[tuple[int, int, int, int]] = []
+            i = len(phases) - 5
+            while i >= 0 and phases[i] == test_index:
+                mine.append((phases[i + 1], phases[i + 2], phases[i + 3], phases[i + 4]))
+                i -= 5
+        fig = TestFigures()
+        walls = [s.wall_ns for s in samples]
+        cache: dict[int, tuple[dict[str, float], dict[str, float], float, float]] = {}
+        for t0, t1, c0, c1 in mine:
+            fig.duration_s += (t1 - t0) / 1e9
+            fig.cpu_time_s += max(c1 - c0, 0) / 1e9
+            for k, w, c in self._pieces(samples, walls, t0, t1, c0, c1):
+                if k not in cache:
+                    static, dynamic = self._process_energy(samples[k], samples[k - 1])
+                    wall_s = (samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9
+                    cpu_s = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, 0.0)
+                    cache[k] = (static, dynamic, wall_s, cpu_s)
+                static, dynamic, wall_s, cpu_s = cache[k]
+                w_frac = min(w / wall_s, 1.0) if wall_s > 0 else 0.0
+                c_frac = min(c / cpu_s, 1.0) if cpu_s > 0 else 0.0
+                self._charge(fig, static, dynamic, w_frac, c_frac)
+        return fig
+
+    def attribute(self, n_tests: int) -> tuple[list[TestFigures], Totals]:
+        """Charge every recorded phase; return per-test figures and the session's totals."""
+        with self._lock:
+            samples = list(self._samples)
+            phases = self._phases
+        figures = [TestFigures() for _ in range(n_tests)]
+        n = len(samples)
+        proc_static: list[dict[str, float]] = [{} for _ in range(n)]
+        proc_dynamic: list[dict[str, float]] = [{} for _ in range(n)]
+        comp_totals = dict.fromkeys(COMPONENTS, 0.0)
+        static_total = dynamic_total = machine_total = 0.0
+        for k in range(1, n):
+            proc_static[k], proc_dynamic[k] = self._process_energy(samples[k], samples[k - 1])
+            for comp in proc_static[k]:
+                s, d = proc_static[k][comp], proc_dynamic[k][comp]
+                comp_totals[comp] = comp_totals.get(comp, 0.0) + s + d
+                static_total += s
+                dynamic_total += d
+            machine_total += sum(a + b for a, b in samples[k].energy.values())
+
+        pieces: list[tuple[int, int, float, float]] = []
+        wall_sum = [0.0] * n
+        cpu_sum = [0.0] * n
+        walls = [s.wall_ns for s in samples]
+        for i in range(0, len(phases), 5):
+            test, t0, t1, c0, c1 = phases[i : i + 5]
+            fig = figures[test]
+            fig.duration_s += (t1 - t0) / 1e9
+            fig.cpu_time_s += max(c1 - c0, 0) / 1e9
+            for k, w, c in self._pieces(samples, walls, t0, t1, c0, c1):
+                pieces.append((test, k, w, c))
+                wall_sum[k] += w
+                cpu_sum[k] += c
+
+        # the tests of an interval can never take more than the interval had
+        for test, k, w, c in pieces:
+            wall_den = max((samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9, wall_sum[k])
+            cpu_den = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, cpu_sum[k])
+            w_frac = w / wall_den if wall_den > 0 else 0.0
+            c_frac = c / cpu_den if cpu_den > 0 else 0.0
+            self._charge(figures[test], proc_static[k], proc_dynamic[k], w_frac, c_frac)
+
+        duration_s = (samples[-1].wall_ns - samples[0].wall_ns) / 1e9 if n >= 2 else 0.0
+        totals = Totals(
+            duration_s=duration_s,
+            energy_j=static_total + dynamic_total,
+            components_j=comp_totals,
+            static_j=static_total,
+            dynamic_j=dynamic_total,
+            machine_energy_j=machine_total,
+            intervals=max(n - 1, 0),
+        )
+        return figures, totals
