@@ -17,6 +17,7 @@ interval between two samples:
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import resource
 import sys
@@ -100,8 +101,6 @@ class Sample:
 
     wall_ns: int
     cpu_ns: int
-    busy_s: float
-    total_s: float
     # (component, static_j, dynamic_j) summed over probes for the interval ending here
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
     load: MachineLoad | None = None
@@ -153,14 +152,15 @@ class Meter:
         self._read_cpu, self._read_mem = machine_readers()
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
-        self._wall_index: list[int] = []
+        self._anchor: tuple[int, int, float] | None = None  # wall_ns, cpu_ns, machine busy_s
+        self._others_busy_per_s = 0.0
+        self._ram_used_gb = 0.0
         # phases: flat int64 array of (test_index, t0, t1, c0, c1) per phase
         self._phases = array("q")
         self._open: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failed_probes: dict[str, str] = {}
-        self.dropped_intervals = 0
 
     # ---- lifecycle
 
@@ -205,43 +205,53 @@ class Meter:
 
     # ---- sampler
 
-    def sample(self) -> None:
-        """Read clocks, machine load and every probe; close the current interval."""
+    def sample(self, *, machine: bool = True) -> None:
+        """Read clocks and every probe; close the current interval.
+
+        The machine's CPU and memory counters tick coarsely (10 ms), so they are read only by
+        the periodic sampler (``machine=True``) or when a period has passed. The busy time of
+        other processes over an interval comes from the last full period's rate; this
+        process's own busy time comes from its nanosecond CPU clock. Extra samples forced by
+        budgets or JUnit properties therefore cost only the probe reads.
+        """
         with self._lock:
             wall = _perf_ns()
             cpu = cpu_now_ns()
-            try:
-                busy_s, total_s = self._read_cpu()
-            except (OSError, ValueError, IndexError):
-                busy_s = total_s = float("nan")
+            anchor = self._anchor
+            if machine or anchor is None or wall - anchor[0] >= self.period_s * 1e9:
+                self._read_machine(wall, cpu)
             prev = self._samples[-1] if self._samples else None
-            sample = Sample(wall, cpu, busy_s, total_s)
+            sample = Sample(wall, cpu)
             if prev is not None:
                 duration_s = (wall - prev.wall_ns) / 1e9
-                proc_busy_s = (cpu - prev.cpu_ns) / 1e9
-                machine_busy_s = busy_s - prev.busy_s
-                if not machine_busy_s >= 0:  # nan or a counter glitch
-                    machine_busy_s = proc_busy_s
-                # /proc/stat ticks at 10 ms: never let the machine look less busy than we are
-                machine_busy_s = max(machine_busy_s, proc_busy_s)
+                proc_busy_s = max(cpu - prev.cpu_ns, 0) / 1e9
                 cap = self.threads * duration_s
-                if cap > 0:
-                    machine_busy_s = min(machine_busy_s, cap)
-                try:
-                    ram_used_gb = self._read_mem()
-                except (OSError, ValueError):
-                    ram_used_gb = 0.0
+                busy_s = min(proc_busy_s + self._others_busy_per_s * duration_s, max(cap, proc_busy_s))
                 load = MachineLoad(
                     duration_s=duration_s,
-                    cpu_busy_s=machine_busy_s,
-                    cpu_load=(machine_busy_s / cap) if cap > 0 else 0.0,
+                    cpu_busy_s=busy_s,
+                    cpu_load=min(busy_s / cap, 1.0) if cap > 0 else 0.0,
                     threads=self.threads,
-                    ram_used_gb=ram_used_gb,
+                    ram_used_gb=self._ram_used_gb,
                 )
                 sample.load = load
                 sample.energy = self._read_probes(load)
             self._samples.append(sample)
-            self._wall_index.append(wall)
+
+    def _read_machine(self, wall: int, cpu: int) -> None:
+        """Update the busy rate of other processes and the memory in use."""
+        try:
+            busy_s, _ = self._read_cpu()
+        except (OSError, ValueError, IndexError):
+            return
+        anchor = self._anchor
+        if anchor is not None and wall > anchor[0]:
+            span_s = (wall - anchor[0]) / 1e9
+            others_s = (busy_s - anchor[2]) - (cpu - anchor[1]) / 1e9
+            self._others_busy_per_s = min(max(others_s / span_s, 0.0), float(self.threads))
+        self._anchor = (wall, cpu, busy_s)
+        with contextlib.suppress(OSError, ValueError):
+            self._ram_used_gb = self._read_mem()
 
     def _read_probes(self, load: MachineLoad) -> dict[str, tuple[float, float]]:
         energy: dict[str, tuple[float, float]] = {}
@@ -334,7 +344,7 @@ class Meter:
         are attributed at the end of the session, can differ slightly when tests share an
         interval whose clocks disagree.
         """
-        self.sample()
+        self.sample(machine=False)
         with self._lock:
             samples = list(self._samples)
             phases = self._phases
