@@ -1,0 +1,44 @@
+"""The static/dynamic split shared by the counter probes.
+
+A counter measures the total energy of a domain. The static part of an interval is what the
+domain would have drawn idle over it; the idle power is estimated as the lowest average power
+seen over any interval of the session so far (intervals shorter than ``min_interval_s`` are too
+coarse for that and are left out), optionally capped by a hint from a power model. Early in a
+session the floor is still high, so the first intervals lean static; it only ever goes down.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class IdleFloor:
+    """Lowest average power seen so far for one domain, and the split it implies."""
+
+    __slots__ = ("hint_w", "lowest_w", "min_interval_s")
+
+    def __init__(self, hint_w: float | None = None, min_interval_s: float = 0.05) -> None:
+        self.hint_w = hint_w if hint_w is not None and math.isfinite(hint_w) and hint_w >= 0 else None
+        self.lowest_w: float | None = None
+        self.min_interval_s = min_interval_s
+
+    def observe(self, energy_j: float, duration_s: float) -> None:
+        """Take one interval's average power into the floor."""
+        if duration_s < self.min_interval_s or energy_j < 0:
+            return
+        power_w = energy_j / duration_s
+        if self.lowest_w is None or power_w < self.lowest_w:
+            self.lowest_w = power_w
+
+    @property
+    def idle_power_w(self) -> float | None:
+        """The current idle-power estimate, or None before any usable interval."""
+        candidates = [p for p in (self.lowest_w, self.hint_w) if p is not None]
+        return min(candidates) if candidates else None
+
+    def static_uj(self, energy_uj: int, duration_s: float) -> int:
+        """Static share, in whole microjoules, of an interval's ``energy_uj`` (never more than it)."""
+        idle_w = self.idle_power_w
+        if idle_w is None or energy_uj <= 0:
+            return max(energy_uj, 0)
+        return min(energy_uj, max(0, round(idle_w * duration_s * 1e6)))
