@@ -136,6 +136,20 @@ OPTIONS: tuple[Option, ...] = (
         "(US-CAL-CISO, zone:DE) or a cloud region (aws:eu-west-1)",
         "CODE",
     ),
+    Option(
+        "carbon_rapl_root",
+        _text,
+        "",
+        "folder of the powercap tree with the RAPL counters (empty: /sys/class/powercap)",
+        "PATH",
+    ),
+    Option(
+        "carbon_rapl_psys",
+        _bool,
+        False,
+        "count RAPL's psys (whole platform) domain instead of packages and DRAM",
+        "BOOL",
+    ),
     Option("carbon_top", _non_negative_int, 10, "number of tests listed in the summary (0: none)", "N"),
     Option(
         "carbon_period",
