@@ -8,6 +8,8 @@ from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe
 
 #: a conftest for inner pytest sessions: a fixed-power probe supplied through the plugin's hook
 FIXED_PROBE_CONFTEST = '''
+import pytest
+
 from pytest_carbon.probes.base import ComponentEnergy, Probe
 
 
@@ -29,6 +31,7 @@ class FixedProbe(Probe):
                 "inputs": {"idle_w": 10.0, "w_per_busy_thread": 20.0, "ram_w": 2.0}, "notes": []}
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_carbon_probes(config):
     return [FixedProbe()]
 '''

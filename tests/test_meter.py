@@ -50,9 +50,7 @@ def test_compute_gets_dynamic_energy_and_sleep_does_not() -> None:
     assert sleep.dynamic_energy_j < 0.05 * busy.dynamic_energy_j
     assert sleep.energy_j < busy.energy_j
     # static power is charged by wall time: both tests took about 50 ms
-    assert sleep.energy_j - sleep.dynamic_energy_j == pytest.approx(
-        busy.energy_j - busy.dynamic_energy_j, rel=0.5
-    )
+    assert sleep.energy_j - sleep.dynamic_energy_j == pytest.approx(busy.energy_j - busy.dynamic_energy_j, rel=0.5)
 
 
 def test_dynamic_energy_follows_cpu_time_of_short_tests() -> None:
@@ -81,9 +79,7 @@ class FailingProbe(Probe):
 
 def test_a_probe_that_fails_is_dropped_and_named() -> None:
     seen = []
-    meter = Meter(
-        [FailingProbe(), FixedProbe()], period_s=0.01, on_probe_error=lambda p, e: seen.append(p.name)
-    )
+    meter = Meter([FailingProbe(), FixedProbe()], period_s=0.01, on_probe_error=lambda p, e: seen.append(p.name))
     run(meter, [("sleep", 0.06)])
     _, totals = meter.attribute(1)
     assert meter.failed_probes == {"flaky": "counter vanished"}

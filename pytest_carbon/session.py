@@ -1,0 +1,271 @@
+"""The per-session object: it owns the meter, follows every test, and reports at the end.
+
+Registered as a plugin by ``plugin.pytest_configure`` only when ``--carbon`` is on, so a run
+without it pays nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_carbon.meter import Meter, TestFigures
+from pytest_carbon.probes.base import Probe
+
+SESSION_KEY = pytest.StashKey["CarbonSession"]()
+_INDEX_KEY = pytest.StashKey[int]()
+
+
+@dataclass(slots=True)
+class TestRecord:
+    """What the plugin knows of one test besides its energy."""
+
+    nodeid: str
+    file: str
+    line: int | None
+    outcome: str = "passed"
+    subtests: int = 0
+    subtests_failed: int = 0
+
+
+def _outcome_of(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        if report.skipped:
+            return "xfailed"
+        if report.passed:
+            return "xpassed"
+    if report.when == "call":
+        return report.outcome
+    if report.failed:
+        return "error"
+    return "skipped" if report.skipped else "passed"
+
+
+class CarbonSession:
+    """Follows the tests of one pytest process and reports their energy."""
+
+    def __init__(self, config: pytest.Config, options: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+        self.config = config
+        self.options = dict(options)
+        self.origins = dict(origins)
+        self.tests: list[TestRecord] = []
+        self.meter: Meter | None = None
+        self.problems: list[str] = []
+        self.probes: list[Probe] = []
+        self.probe_descriptions: list[dict[str, Any]] = []
+        self.region: Any = None
+        self.started_at = time.time()
+        self.finished_at: float | None = None
+        self.report: dict[str, Any] | None = None
+        self.figures: list[TestFigures] = []
+        self._per_test_figures = bool(getattr(config.option, "xmlpath", None))
+        self._worker = os.environ.get("PYTEST_XDIST_WORKER")
+        self._current_item: pytest.Item | None = None
+        self._errors: list[str] = []
+
+    # ------------------------------------------------------------------ start
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from pytest_carbon.runinfo import resolve_region, select
+
+        self.started_at = time.time()
+        self.region, region_problems = resolve_region(self.options, self.origins)
+        self.problems += region_problems
+        selection = select(self.config, self.options)
+        self.probes = list(selection.probes)
+        self.problems += selection.problems
+        self.probe_descriptions = [self._describe(p) for p in self.probes]
+        processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1) if self._worker else 1
+        self.meter = Meter(
+            self.probes,
+            period_s=self.options["carbon_period"],
+            scope=self.options["carbon_scope"],
+            processes=processes,
+        )
+        self.meter.start()
+
+    @staticmethod
+    def _describe(probe: Probe) -> dict[str, Any]:
+        try:
+            desc = dict(probe.describe())
+        except Exception as err:  # a description must never break the run
+            desc = {"name": probe.name, "notes": [f"describe() failed: {err}"]}
+        desc.setdefault("name", probe.name)
+        desc.setdefault("components", list(probe.components))
+        desc.setdefault("measured", probe.measured)
+        desc.setdefault("inputs", {})
+        desc.setdefault("notes", [])
+        desc.setdefault("error", None)
+        return desc
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = []
+        if self.probe_descriptions:
+            parts = [
+                f"{d['name']} ({', '.join(d['components'])}; {'measured' if d['measured'] else 'estimated'})"
+                for d in self.probe_descriptions
+            ]
+            lines.append("carbon: probes " + ", ".join(parts))
+        else:
+            lines.append("carbon: no energy probe: energy figures will be 0")
+        if self.region is not None:
+            lines.append("carbon: region " + _region_line(self.region.to_dict()))
+        lines += [f"carbon: {p}" for p in self.problems]
+        return lines
+
+    # ------------------------------------------------------------------ per test
+
+    def _index(self, item: pytest.Item) -> int:
+        index = item.stash.get(_INDEX_KEY, None)
+        if index is None:
+            path, line, _ = item.location
+            index = len(self.tests)
+            self.tests.append(TestRecord(item.nodeid, path, None if line is None else line + 1))
+            item.stash[_INDEX_KEY] = index
+        return index
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase()
+        try:
+            return (yield)
+        finally:
+            meter.end_phase(index)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase()
+        try:
+            return (yield)
+        finally:
+            meter.end_phase(index)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase()
+        try:
+            return (yield)
+        finally:
+            meter.end_phase(index)
+            if self._per_test_figures:
+                fig = self.figures_now(item)
+                item.user_properties.append(("energy_j", f"{fig['energy_j']:.6g}"))
+                item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        index = None
+        for candidate in range(len(self.tests) - 1, max(len(self.tests) - 3, -1), -1):
+            if self.tests[candidate].nodeid == report.nodeid:
+                index = candidate
+                break
+        if index is None:
+            return
+        record = self.tests[index]
+        if type(report).__name__ == "SubtestReport":
+            record.subtests += 1
+            if report.failed:
+                record.subtests_failed += 1
+                if record.outcome in ("passed", "xpassed"):
+                    record.outcome = "failed"
+            return
+        outcome = _outcome_of(report)
+        if report.when == "setup":
+            record.outcome = outcome
+        elif report.when == "call":
+            if not (record.outcome == "failed" and outcome == "passed"):
+                record.outcome = outcome
+        elif outcome == "error" and record.outcome in ("passed", "xpassed", "xfailed"):
+            record.outcome = "error"
+
+    def figures_now(self, item: pytest.Item) -> dict[str, Any]:
+        """The test's figures so far (closes the current interval): for budgets and JUnit."""
+        assert self.meter is not None
+        fig = self.meter.figures_for(self._index(item))
+        return self._test_entry_figures(fig)
+
+    def _test_entry_figures(self, fig: TestFigures) -> dict[str, Any]:
+        factor = self._co2_factor()
+        return {
+            "duration_s": fig.duration_s,
+            "cpu_time_s": fig.cpu_time_s,
+            "energy_j": fig.energy_j,
+            "dynamic_energy_j": fig.dynamic_energy_j,
+            "co2_g": fig.energy_j * factor,
+            "components_j": dict(fig.components_j),
+        }
+
+    def _co2_factor(self) -> float:
+        region = self.region.to_dict() if self.region is not None else {}
+        return float(region.get("intensity_g_per_kwh") or 0.0) * float(region.get("pue") or 1.0) / 3.6e6
+
+    # ------------------------------------------------------------------ end
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+        from pytest_carbon.report import build_report
+
+        if self.meter is None:
+            return
+        self.meter.stop()
+        self.finished_at = time.time()
+        self.figures, totals = self.meter.attribute(len(self.tests))
+        interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
+        ran_all = len(self.tests) >= session.testscollected
+        self.report = build_report(
+            self,
+            totals,
+            complete=ran_all and not interrupted and not session.shouldstop,
+            exit_status=int(exitstatus),
+        )
+        self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
+        path = self.options.get("carbon_json")
+        if path:
+            from pytest_carbon.reports.json import write_json
+
+            try:
+                write_json(self.report, path)
+            except OSError as err:
+                self._errors.append(f"could not write the JSON report to {path}: {err}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from pytest_carbon.summary import summary_lines
+
+        if self.report is None:
+            return
+        verbosity = self.config.get_verbosity()
+        lines = summary_lines(self.report, verbosity=verbosity, top=self.options["carbon_top"])
+        lines += [f"error: {e}" for e in self._errors]
+        if verbosity < 0:
+            for line in lines:
+                terminalreporter.write_line(line)
+            return
+        terminalreporter.write_sep("=", "carbon")
+        for line in lines:
+            terminalreporter.write_line(line)
+        path = self.options.get("carbon_json")
+        if path and not self._errors:
+            terminalreporter.write_line(f"JSON report: {path}")
+
+
+def _region_line(region: Mapping[str, Any]) -> str:
+    if not region.get("known", True):
+        return f"unknown: world average {region.get('intensity_g_per_kwh')} g/kWh ({region.get('note') or ''})"
+    return (
+        f"{region.get('code')} {region.get('intensity_g_per_kwh')} g/kWh "
+        f"({region.get('intensity_source')}, {region.get('year')}; chosen by {region.get('source')})"
+    )
