@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_carbon.probes._idle import IdleFloor
+from pytest_carbon.probes._common import IdleFloor, NotPresent
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 
 DEFAULT_ROOT = "/sys/class/powercap"
@@ -166,13 +166,10 @@ def discover(root: str | os.PathLike[str] | None = None, *, psys: bool = False) 
                 sub_key = f"{name}/dram"
                 if sub_key in counted:
                     notes.append(
-                        f"{sub_dir.name} ({name}/dram) is the same domain as {counted[sub_key].zone}: "
-                        "counted once"
+                        f"{sub_dir.name} ({name}/dram) is the same domain as {counted[sub_key].zone}: counted once"
                     )
                     continue
-                counted[sub_key] = RaplDomain(
-                    sub_dir.name, sub_key, "dram", "ram", sub_dir, _read_range(sub_dir)
-                )
+                counted[sub_key] = RaplDomain(sub_dir.name, sub_key, "dram", "ram", sub_dir, _read_range(sub_dir))
             elif sub_name is not None:
                 notes.append(f"{sub_dir.name} ({sub_name}) is part of {name}: not counted again")
 
@@ -221,7 +218,7 @@ class RaplProbe(Probe):
         found = discover(self.root, psys=self.psys)
         self.notes = list(found.notes)
         if not found.domains:
-            raise ProbeError(
+            raise NotPresent(
                 f"RAPL: no package or DRAM energy counters under {self.root} "
                 "(virtual machines and most CI runners have none); the power model is used instead"
             )

@@ -1,4 +1,4 @@
-"""The static/dynamic split shared by the counter probes.
+"""What the counter probes share: the static/dynamic split, and "not on this machine".
 
 A counter measures the total energy of a domain. The static part of an interval is what the
 domain would have drawn idle over it; the idle power is estimated as the lowest average power
@@ -10,6 +10,8 @@ session the floor is still high, so the first intervals lean static; it only eve
 from __future__ import annotations
 
 import math
+
+from pytest_carbon.probes.base import ProbeError
 
 
 class IdleFloor:
@@ -42,3 +44,7 @@ class IdleFloor:
         if idle_w is None or energy_uj <= 0:
             return max(energy_uj, 0)
         return min(energy_uj, max(0, round(idle_w * duration_s * 1e6)))
+
+
+class NotPresent(ProbeError):
+    """The hardware this probe reads is not on this machine: a fact to report, not a fault."""

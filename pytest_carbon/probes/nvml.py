@@ -1,0 +1,299 @@
+"""NVIDIA GPU energy through NVML (the ``pynvml`` module, optional extra ``gpu``).
+
+Per visible GPU, the total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, millijoules
+since the driver loaded; Volta and newer) is read at every sample. Where the GPU does not
+support it, the board power (``nvmlDeviceGetPowerUsage``, milliwatts) is sampled at every read
+and integrated with the trapezoid rule. NVML is initialised once, lazily, and only when a driver
+can be there, since initialising it costs tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_carbon.probes._common import IdleFloor, NotPresent
+from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
+
+#: NVML's return code for "this device does not support the call" (nvml.h)
+NVML_ERROR_NOT_SUPPORTED = 3
+
+_LIBRARY_PATHS = (
+    "/usr/lib/wsl/lib/libnvidia-ml.so.1",
+    "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/lib64/libnvidia-ml.so.1",
+    "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/local/nvidia/lib64/libnvidia-ml.so.1",
+)
+
+
+def nvml_possible(proc_root: str = "/proc", dev_root: str = "/dev") -> bool:
+    """True when an NVIDIA driver could be there (a few stat calls; no library is loaded)."""
+    if os.path.exists(os.path.join(proc_root, "driver", "nvidia", "version")):
+        return True
+    if os.path.exists(os.path.join(dev_root, "nvidiactl")):
+        return True
+    return any(os.path.exists(path) for path in _LIBRARY_PATHS)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Visible:
+    """Which NVML indices ``CUDA_VISIBLE_DEVICES`` leaves visible, and what was ignored."""
+
+    indices: list[int]
+    notes: list[str]
+
+
+def visible_devices(environ: Mapping[str, str], uuids: list[str]) -> Visible:
+    """Apply ``CUDA_VISIBLE_DEVICES`` (indices or UUID prefixes) to the GPUs NVML lists.
+
+    As CUDA does, an entry that names no GPU hides it and every entry after it. Indices are
+    NVML's (PCI bus) order, which is CUDA's when ``CUDA_DEVICE_ORDER=PCI_BUS_ID``.
+    """
+    raw = environ.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return Visible(list(range(len(uuids))), [])
+    if raw.strip() == "":
+        return Visible([], ["CUDA_VISIBLE_DEVICES is empty: no GPU is visible"])
+    chosen: list[int] = []
+    notes: list[str] = []
+    for entry in (e.strip() for e in raw.split(",")):
+        index: int | None = None
+        if entry.lstrip("-").isdigit():
+            number = int(entry)
+            if 0 <= number < len(uuids):
+                index = number
+        elif entry.upper().startswith("GPU-"):
+            matches = [i for i, u in enumerate(uuids) if u.lower().startswith(entry.lower())]
+            if len(matches) == 1:
+                index = matches[0]
+        if index is None:
+            why = "a MIG instance, whose energy NVML does not count apart" if entry.startswith("MIG-") else ""
+            notes.append(
+                f"CUDA_VISIBLE_DEVICES entry {entry!r} names no GPU here{' (' + why + ')' if why else ''}: "
+                "it and the entries after it are ignored, as CUDA does"
+            )
+            break
+        if index in chosen:
+            notes.append(f"CUDA_VISIBLE_DEVICES names GPU {index} twice: counted once")
+            continue
+        chosen.append(index)
+    return Visible(chosen, notes)
+
+
+@dataclass
+class Gpu:
+    """One visible GPU and its reading state."""
+
+    index: int
+    uuid: str
+    name: str
+    handle: Any
+    mode: str = "energy"  # "energy" (counter) or "power" (sampled and integrated)
+    last_mj: int = 0
+    last_power_mw: float = 0.0
+    dropped: int = 0
+    floor: IdleFloor = field(default_factory=IdleFloor)
+
+
+class NvmlProbe(Probe):
+    """Measured GPU energy per visible NVIDIA GPU."""
+
+    name = "nvml"
+    components = ("gpu",)
+    measured = True
+
+    def __init__(
+        self,
+        module: Any = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        proc_root: str = "/proc",
+        idle_power_w: float | None = None,
+    ) -> None:
+        self._module = module
+        self._environ = dict(os.environ if environ is None else environ)
+        self._proc_root = proc_root
+        self._idle_hint_w = idle_power_w
+        self.gpus: list[Gpu] = []
+        self.notes: list[str] = []
+        self._initialised = False
+        self._last_ns = 0
+
+    # ---- NVML boundary: every foreign exception becomes a ProbeError here
+
+    def _load(self) -> Any:
+        if self._module is not None:
+            return self._module
+        if not nvml_possible(self._proc_root):
+            raise NotPresent("NVML: no NVIDIA driver on this machine (no /proc/driver/nvidia, no libnvidia-ml)")
+        try:
+            module = importlib.import_module("pynvml")
+        except ImportError:
+            raise ProbeError(
+                "NVML: an NVIDIA driver is here but the pynvml module is not installed; "
+                "install it with: pip install 'pytest-carbon[gpu]'"
+            ) from None
+        self._module = module
+        return module
+
+    def _not_supported(self, err: BaseException) -> bool:
+        code = getattr(self._module, "NVML_ERROR_NOT_SUPPORTED", NVML_ERROR_NOT_SUPPORTED)
+        return getattr(err, "value", None) == code
+
+    def _error_type(self) -> type[BaseException]:
+        err = getattr(self._module, "NVMLError", None)
+        return err if isinstance(err, type) and issubclass(err, BaseException) else Exception
+
+    # ---- lifecycle
+
+    def start(self) -> None:
+        """Initialise NVML, find the visible GPUs and take the first reading."""
+        nvml = self._load()
+        nvml_error = self._error_type()
+        try:
+            nvml.nvmlInit()
+        except nvml_error as err:
+            raise ProbeError(
+                f"NVML: cannot initialise ({_text(err)}); check that the NVIDIA driver is loaded "
+                "(nvidia-smi should list the GPUs)"
+            ) from None
+        self._initialised = True
+        try:
+            self._find_gpus(nvml, nvml_error)
+        except BaseException:
+            self.close()
+            raise
+        self._last_ns = time.perf_counter_ns()
+
+    def _find_gpus(self, nvml: Any, nvml_error: type[BaseException]) -> None:
+        try:
+            count = int(nvml.nvmlDeviceGetCount())
+            handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
+        except nvml_error as err:
+            raise ProbeError(f"NVML: cannot list the GPUs: {_text(err)}") from None
+        visible = visible_devices(self._environ, uuids)
+        self.notes = list(visible.notes)
+        for index in visible.indices:
+            handle = handles[index]
+            try:
+                name = _text(nvml.nvmlDeviceGetName(handle))
+            except nvml_error:
+                name = "NVIDIA GPU"
+            gpu = Gpu(index, uuids[index], name, handle, floor=IdleFloor(self._share_hint(len(visible.indices))))
+            try:
+                gpu.last_mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+            except nvml_error as err:
+                if not self._not_supported(err):
+                    raise ProbeError(f"NVML: GPU {index} ({name}): energy counter: {_text(err)}") from None
+                gpu.mode = "power"
+                try:
+                    gpu.last_power_mw = float(nvml.nvmlDeviceGetPowerUsage(handle))
+                except nvml_error as perr:
+                    if self._not_supported(perr):
+                        self.notes.append(f"GPU {index} ({name}) reports neither energy nor power: left out")
+                        continue
+                    raise ProbeError(f"NVML: GPU {index} ({name}): power: {_text(perr)}") from None
+                self.notes.append(
+                    f"GPU {index} ({name}) has no energy counter: its power is sampled at each read "
+                    "and integrated (trapezoid rule)"
+                )
+            self.gpus.append(gpu)
+        if not self.gpus:
+            raise NotPresent("NVML: no visible GPU to measure" + (f" ({self.notes[0]})" if self.notes else ""))
+
+    def _share_hint(self, count: int) -> float | None:
+        if self._idle_hint_w is None or count <= 0:
+            return None
+        return self._idle_hint_w / count
+
+    def close(self) -> None:
+        """Shut NVML down (once)."""
+        if not self._initialised:
+            return
+        self._initialised = False
+        try:
+            self._module.nvmlShutdown()
+        except Exception:  # shutting down must never break the run
+            return
+
+    # ---- reading
+
+    def read(self, load: MachineLoad) -> list[ComponentEnergy]:
+        """GPU energy since the previous read, all visible GPUs together."""
+        if not self._initialised:
+            raise ProbeError("NVML: read() before start() or after close()")
+        nvml = self._module
+        nvml_error = self._error_type()
+        now_ns = time.perf_counter_ns()
+        duration_s = load.duration_s if load.duration_s > 0 else max((now_ns - self._last_ns) / 1e9, 0.0)
+        self._last_ns = now_ns
+        static_uj = dynamic_uj = 0
+        for gpu in self.gpus:
+            try:
+                if gpu.mode == "energy":
+                    now_mj = int(nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+                    delta_mj = now_mj - gpu.last_mj
+                    gpu.last_mj = now_mj
+                    if delta_mj < 0:  # the driver was reloaded: the counter started again
+                        gpu.dropped += 1
+                        continue
+                    energy_uj = delta_mj * 1000
+                else:
+                    power_mw = float(nvml.nvmlDeviceGetPowerUsage(gpu.handle))
+                    energy_uj = max(0, round((gpu.last_power_mw + power_mw) / 2 * duration_s * 1000))
+                    gpu.last_power_mw = power_mw
+            except nvml_error as err:
+                raise ProbeError(
+                    f"NVML: reading GPU {gpu.index} ({gpu.name}) failed: {_text(err)}; "
+                    "GPU energy from here on is missing"
+                ) from None
+            gpu.floor.observe(energy_uj / 1e6, duration_s)
+            s_uj = gpu.floor.static_uj(energy_uj, duration_s)
+            static_uj += s_uj
+            dynamic_uj += energy_uj - s_uj
+        return [ComponentEnergy("gpu", static_uj / 1e6, dynamic_uj / 1e6, True, self.name)]
+
+    def describe(self) -> dict[str, Any]:
+        """The GPUs read, how, and what was left out."""
+        notes = list(self.notes)
+        for gpu in self.gpus:
+            if gpu.dropped:
+                notes.append(
+                    f"GPU {gpu.index}: the energy counter went backwards {gpu.dropped} time(s) (driver "
+                    "reloaded?); those intervals were left out"
+                )
+        notes.append(
+            "static energy: the lowest average power seen over any interval of the session, per GPU; "
+            "GPU energy is charged to tests by wall time"
+        )
+        return {
+            "name": self.name,
+            "components": ["gpu"],
+            "measured": True,
+            "inputs": {
+                "gpus": [
+                    {
+                        "index": g.index,
+                        "uuid": g.uuid,
+                        "name": g.name,
+                        "source": "total energy counter" if g.mode == "energy" else "sampled power",
+                        "idle_power_w": g.floor.idle_power_w,
+                    }
+                    for g in self.gpus
+                ],
+                "cuda_visible_devices": self._environ.get("CUDA_VISIBLE_DEVICES"),
+            },
+            "notes": notes,
+        }

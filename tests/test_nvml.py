@@ -1,0 +1,217 @@
+"""NVML probe with a stand-in pynvml module handed to it (the module boundary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pytest_carbon.probes._common import NotPresent
+from pytest_carbon.probes.base import MachineLoad, ProbeError
+from pytest_carbon.probes.nvml import NvmlProbe, nvml_possible, visible_devices
+
+
+class NVMLError(Exception):
+    """Shaped like pynvml's: the return code in ``value``."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        return {3: "Not Supported", 15: "GPU is lost", 9: "Driver Not Loaded"}.get(self.value, "Unknown Error")
+
+
+@dataclass
+class FakeGpu:
+    uuid: str
+    name: str = "NVIDIA H100"
+    energy_mj: int | None = 1_000_000  # None: counter not supported
+    power_mw: int | None = 60_000
+    fail_with: int | None = None
+
+
+@dataclass
+class FakeNvml:
+    """A stand-in for the pynvml module: the same function names, NVML's units."""
+
+    gpus: list[FakeGpu]
+    init_error: int | None = None
+    calls: list[str] = field(default_factory=list)
+    NVML_ERROR_NOT_SUPPORTED: int = 3
+    NVMLError: type[Exception] = NVMLError
+
+    def nvmlInit(self) -> None:
+        self.calls.append("init")
+        if self.init_error is not None:
+            raise NVMLError(self.init_error)
+
+    def nvmlShutdown(self) -> None:
+        self.calls.append("shutdown")
+
+    def nvmlDeviceGetCount(self) -> int:
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeGpu:
+        return self.gpus[index]
+
+    def nvmlDeviceGetUUID(self, handle: FakeGpu) -> bytes:
+        return handle.uuid.encode()  # older pynvml returns bytes
+
+    def nvmlDeviceGetName(self, handle: FakeGpu) -> str:
+        return handle.name
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeGpu) -> int:
+        if handle.fail_with is not None:
+            raise NVMLError(handle.fail_with)
+        if handle.energy_mj is None:
+            raise NVMLError(3)
+        return handle.energy_mj
+
+    def nvmlDeviceGetPowerUsage(self, handle: FakeGpu) -> int:
+        if handle.fail_with is not None:
+            raise NVMLError(handle.fail_with)
+        if handle.power_mw is None:
+            raise NVMLError(3)
+        return handle.power_mw
+
+
+UUIDS = ["GPU-8932f937-d72c-4106-c12f-20bd9faed9f6", "GPU-1b2c3d4e-0000-1111-2222-333344445555"]
+
+
+def _load(duration_s: float = 0.5) -> MachineLoad:
+    return MachineLoad(duration_s=duration_s, cpu_busy_s=0.1, cpu_load=0.1, threads=2, ram_used_gb=1.0)
+
+
+def _gpu_j(probe: NvmlProbe, duration_s: float = 0.5) -> tuple[float, float]:
+    (reading,) = probe.read(_load(duration_s))
+    assert reading.component == "gpu" and reading.measured and reading.probe == "nvml"
+    return reading.static_j, reading.dynamic_j
+
+
+def test_total_energy_counter_in_millijoules() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1], energy_mj=5_000)])
+    probe = NvmlProbe(nvml, environ={})
+    probe.start()
+    assert [g.index for g in probe.gpus] == [0, 1]
+    nvml.gpus[0].energy_mj += 30_000  # 30 J over 0.5 s: 60 W
+    nvml.gpus[1].energy_mj += 10_000  # 10 J
+    static, dynamic = _gpu_j(probe)
+    assert static + dynamic == pytest.approx(40.0, abs=1e-9)
+    nvml.gpus[0].energy_mj += 100_000  # 200 W now: well above the 60 W floor
+    static, dynamic = _gpu_j(probe)
+    assert static + dynamic == pytest.approx(100.0, abs=1e-9)
+    assert static == pytest.approx(30.0, abs=1e-6)  # the floor of GPU 0; GPU 1 drew nothing
+    assert dynamic == pytest.approx(70.0, abs=1e-6)
+    probe.close()
+    assert nvml.calls == ["init", "shutdown"]
+    probe.close()
+    assert nvml.calls == ["init", "shutdown"]  # once
+
+
+def test_not_supported_counter_falls_back_to_integrated_power() -> None:
+    gpu = FakeGpu(UUIDS[0], name="Tesla P100", energy_mj=None, power_mw=40_000)
+    probe = NvmlProbe(FakeNvml([gpu]), environ={})
+    probe.start()
+    desc = probe.describe()
+    assert desc["inputs"]["gpus"][0]["source"] == "sampled power"
+    assert any("integrated" in n for n in desc["notes"])
+    gpu.power_mw = 80_000
+    static, dynamic = _gpu_j(probe, duration_s=2.0)
+    assert static + dynamic == pytest.approx((40 + 80) / 2 * 2.0, abs=1e-6)  # trapezoid: 120 J
+    gpu.power_mw = 80_000
+    static, dynamic = _gpu_j(probe, duration_s=1.0)
+    assert static + dynamic == pytest.approx(80.0, abs=1e-6)
+    probe.close()
+
+
+def test_gpu_with_neither_energy_nor_power_is_left_out() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0], energy_mj=None, power_mw=None)])
+    with pytest.raises(NotPresent, match="no visible GPU"):
+        NvmlProbe(nvml, environ={}).start()
+    assert nvml.calls == ["init", "shutdown"]
+
+
+def test_error_mid_session_is_a_probe_error() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0])])
+    probe = NvmlProbe(nvml, environ={})
+    probe.start()
+    _gpu_j(probe)
+    nvml.gpus[0].fail_with = 15
+    with pytest.raises(ProbeError, match=r"GPU 0 \(NVIDIA H100\) failed: GPU is lost"):
+        probe.read(_load())
+    probe.close()
+    assert nvml.calls[-1] == "shutdown"
+
+
+def test_init_failure_says_what_to_check() -> None:
+    with pytest.raises(ProbeError, match=r"Driver Not Loaded.*nvidia-smi"):
+        NvmlProbe(FakeNvml([], init_error=9), environ={}).start()
+
+
+def test_counter_going_backwards_is_dropped() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0], energy_mj=9_000_000)])
+    probe = NvmlProbe(nvml, environ={})
+    probe.start()
+    nvml.gpus[0].energy_mj = 1_000  # driver reloaded
+    static, dynamic = _gpu_j(probe)
+    assert static == 0.0 and dynamic == 0.0
+    nvml.gpus[0].energy_mj += 2_000
+    assert sum(_gpu_j(probe)) == pytest.approx(2.0)
+    assert any("went backwards 1 time" in n for n in probe.describe()["notes"])
+    probe.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, [0, 1, 2]),
+        ("", []),
+        ("1", [1]),
+        ("2,0", [2, 0]),
+        ("0,7,1", [0]),  # an invalid entry hides it and everything after it
+        ("-1", []),
+        ("GPU-1b2c3d4e", [1]),  # a UUID prefix
+        ("gpu-8932F937-d72c-4106-c12f-20bd9faed9f6", [0]),
+        ("GPU-", []),  # ambiguous prefix
+        ("1,1", [1]),
+        ("MIG-0a1b2c3d-1111-2222-3333-444455556666", []),
+    ],
+)
+def test_cuda_visible_devices(value: str | None, expected: list[int]) -> None:
+    uuids = [*UUIDS, "GPU-ffffffff-0000-1111-2222-333344445555"]
+    environ = {} if value is None else {"CUDA_VISIBLE_DEVICES": value}
+    assert visible_devices(environ, uuids).indices == expected
+
+
+def test_probe_reads_only_visible_gpus_by_uuid() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1])])
+    probe = NvmlProbe(nvml, environ={"CUDA_VISIBLE_DEVICES": UUIDS[1]})
+    probe.start()
+    assert [g.uuid for g in probe.gpus] == [UUIDS[1]]
+    nvml.gpus[0].energy_mj += 50_000  # not visible: not counted
+    nvml.gpus[1].energy_mj += 7_000
+    assert sum(_gpu_j(probe)) == pytest.approx(7.0)
+    probe.close()
+
+
+def test_empty_cuda_visible_devices_means_nothing_to_measure() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0])])
+    with pytest.raises(NotPresent, match="CUDA_VISIBLE_DEVICES is empty"):
+        NvmlProbe(nvml, environ={"CUDA_VISIBLE_DEVICES": ""}).start()
+    assert nvml.calls == ["init", "shutdown"]
+
+
+def test_no_driver_means_no_import(tmp_path: Path) -> None:
+    assert not nvml_possible(str(tmp_path / "proc"), str(tmp_path / "dev"))
+    (tmp_path / "proc" / "driver" / "nvidia").mkdir(parents=True)
+    (tmp_path / "proc" / "driver" / "nvidia" / "version").write_text("NVRM version: 550.54\n")
+    assert nvml_possible(str(tmp_path / "proc"), str(tmp_path / "dev"))
+
+
+def test_probe_without_driver_is_not_present(tmp_path: Path) -> None:
+    if nvml_possible():
+        pytest.skip("this machine has an NVIDIA driver")
+    with pytest.raises(NotPresent, match="no NVIDIA driver"):
+        NvmlProbe(proc_root=str(tmp_path)).start()
