@@ -1,0 +1,1 @@
+"""The demo suite needs no fixtures; this file keeps it a rootdir of its own."""
