@@ -1,0 +1,123 @@
+"""Choosing the probes for a session: counters where they can be read, the power model elsewhere.
+
+``auto``: RAPL for the CPU (packages) and memory (DRAM) where its counters are readable, NVML
+for NVIDIA GPUs where a driver is there, and the power model for whatever no counter measures
+(memory when RAPL has no DRAM domain; CPU and memory when RAPL is absent or closed).
+``rapl`` and ``nvml``: the same, but the named counter is required: when it cannot be used,
+that is reported as a problem and the rest falls back as in ``auto``. ``model``: the power model
+alone. ``none``: no probe (times only).
+
+Every probe is started here, so that a probe that cannot work is known, and said, once, before
+the first test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_carbon.probes._common import NotPresent
+from pytest_carbon.probes.base import Probe, ProbeError
+
+CHOICES = ("auto", "model", "rapl", "nvml", "none")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The started probes, and one-line messages to print once at start-up."""
+
+    probes: list[Probe] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Components covered by some probe, in report order."""
+        covered = {c for p in self.probes for c in p.components}
+        return tuple(c for c in ("cpu", "ram", "gpu") if c in covered)
+
+
+def _model(components: tuple[str, ...]) -> Probe:
+    # imported by name: the model is a sibling module with its own (heavier) tables
+    module = importlib.import_module("pytest_carbon.probes.model")
+    probe: Probe = module.ModelProbe(components=components)
+    return probe
+
+
+def _start(probe: Probe) -> None:
+    try:
+        probe.start()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the start error is the one worth reporting
+            probe.close()
+        raise
+
+
+def select_probes(
+    choice: str,
+    options: Mapping[str, Any],
+    environ: Mapping[str, str],
+    *,
+    nvml_module: Any = None,
+    proc_root: str = "/proc",
+) -> Selection:
+    """Start the probes for ``choice`` (the option carbon_probe); never raises for a missing probe.
+
+    ``options`` may hold ``carbon_rapl_root`` (default /sys/class/powercap) and
+    ``carbon_rapl_psys``; ``environ`` is read for ``CUDA_VISIBLE_DEVICES``. ``nvml_module``
+    stands in for ``pynvml`` (tests, or a caller that already loaded it).
+    """
+    if choice not in CHOICES:
+        return Selection([], [f"unknown probe {choice!r}; expected one of: {', '.join(CHOICES)}"])
+    if choice == "none":
+        return Selection([], [])
+    probes: list[Probe] = []
+    problems: list[str] = []
+    measured: set[str] = set()
+
+    if choice in ("auto", "rapl", "nvml"):
+        from pytest_carbon.probes.rapl import RaplProbe
+
+        rapl = RaplProbe(
+            str(options.get("carbon_rapl_root") or "") or None,
+            psys=bool(options.get("carbon_rapl_psys") or False),
+        )
+        try:
+            _start(rapl)
+        except NotPresent as err:
+            if choice == "rapl":
+                problems.append(f"{err}")
+        except ProbeError as err:
+            problems.append(str(err))
+        else:
+            probes.append(rapl)
+            measured.update(rapl.components)
+
+        from pytest_carbon.probes.nvml import NvmlProbe
+
+        nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root)
+        try:
+            _start(nvml)
+        except NotPresent as err:
+            if choice == "nvml":
+                problems.append(f"{err}; GPU energy is not measured")
+        except ProbeError as err:
+            problems.append(f"{err}; GPU energy is not measured")
+        else:
+            probes.append(nvml)
+            measured.add("gpu")
+
+    missing = tuple(c for c in ("cpu", "ram") if c not in measured)
+    if missing:
+        try:
+            model = _model(missing)
+            _start(model)
+        except ImportError as err:
+            problems.append(f"the power model is not available ({err}); {', '.join(missing)} not metered")
+        except ProbeError as err:
+            problems.append(f"power model: {err}")
+        else:
+            probes.append(model)
+    return Selection(probes, problems)
