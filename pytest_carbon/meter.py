@@ -126,6 +126,7 @@ class Totals:
     components_j: dict[str, float]
     static_j: float
     dynamic_j: float
+    dynamic_components_j: dict[str, float]
     machine_energy_j: float
     intervals: int
 
@@ -181,6 +182,9 @@ class Meter:
             self._thread.join(timeout=5.0)
             self._thread = None
         self.sample()
+
+    def close(self) -> None:
+        """Release every probe."""
         for probe in self.probes:
             try:
                 probe.close()
@@ -271,6 +275,8 @@ class Meter:
 
     def _probe_failed(self, probe: Probe, err: Exception) -> None:
         self.probes.remove(probe)
+        with contextlib.suppress(Exception):
+            probe.close()
         kind = "" if isinstance(err, ProbeError) else f"{type(err).__name__}: "
         self.failed_probes[probe.name] = f"{kind}{err}"
         if self._on_probe_error is not None:
@@ -381,12 +387,14 @@ class Meter:
         proc_static: list[dict[str, float]] = [{} for _ in range(n)]
         proc_dynamic: list[dict[str, float]] = [{} for _ in range(n)]
         comp_totals = dict.fromkeys(COMPONENTS, 0.0)
+        dyn_totals = dict.fromkeys(COMPONENTS, 0.0)
         static_total = dynamic_total = machine_total = 0.0
         for k in range(1, n):
             proc_static[k], proc_dynamic[k] = self._process_energy(samples[k], samples[k - 1])
             for comp in proc_static[k]:
                 s, d = proc_static[k][comp], proc_dynamic[k][comp]
                 comp_totals[comp] = comp_totals.get(comp, 0.0) + s + d
+                dyn_totals[comp] = dyn_totals.get(comp, 0.0) + d
                 static_total += s
                 dynamic_total += d
             machine_total += sum(a + b for a, b in samples[k].energy.values())
@@ -420,6 +428,7 @@ class Meter:
             components_j=comp_totals,
             static_j=static_total,
             dynamic_j=dynamic_total,
+            dynamic_components_j=dyn_totals,
             machine_energy_j=machine_total,
             intervals=max(n - 1, 0),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,32 @@ def iso_utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
+    """Controller of an xdist run: add each worker's own dynamic energy to the controller's totals.
+
+    The controller's meter already holds the machine's static energy over the whole run, counted
+    once (the workers charged their tests a share of it while they ran). In scope "machine" the
+    controller's totals are the whole machine's, workers included, so nothing is added.
+    """
+    if session.role != "controller" or session.options["carbon_scope"] == "machine":
+        return totals
+    components = dict(totals.components_j)
+    dynamic = dict(totals.dynamic_components_j)
+    dynamic_j = totals.dynamic_j
+    for out in session.worker_outputs.values():
+        for comp, energy_j in out.get("dynamic_components_j", {}).items():
+            components[comp] = components.get(comp, 0.0) + energy_j
+            dynamic[comp] = dynamic.get(comp, 0.0) + energy_j
+        dynamic_j += out.get("dynamic_j", 0.0)
+    return replace(
+        totals,
+        energy_j=totals.static_j + dynamic_j,
+        components_j=components,
+        dynamic_j=dynamic_j,
+        dynamic_components_j=dynamic,
+    )
+
+
 def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit_status: int) -> dict[str, Any]:
     """Assemble the report dict from the session's records and the meter's attribution."""
     from pytest_carbon.runinfo import ci_facts, git_facts, machine_facts, project_name
@@ -36,20 +63,37 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     factor = session._co2_factor()
     tests = []
     tests_energy_j = 0.0
-    for record, fig in zip(session.tests, session.figures, strict=True):
+    missing = []
+    no_figures = []
+    for index, (record, fig) in enumerate(zip(session.tests, session.figures, strict=True)):
+        figures = session._test_entry_figures(fig)
+        if session.role == "controller":
+            received = session.received.get(index)
+            if received is None:
+                no_figures.append(record.nodeid)
+            else:
+                figures = {key: received[key] for key in figures}
         entry: dict[str, Any] = {
             "nodeid": record.nodeid,
             "outcome": record.outcome,
-            **session._test_entry_figures(fig),
+            **figures,
             "file": record.file,
             "line": record.line,
-            "worker": session._worker,
+            "worker": record.worker,
         }
         if record.subtests:
             entry["subtests"] = {"count": record.subtests, "failed": record.subtests_failed}
         tests.append(entry)
-        tests_energy_j += fig.energy_j
-    missing = []
+        tests_energy_j += figures["energy_j"]
+    if no_figures:
+        missing.append(
+            f"{len(no_figures)} test(s) have no figures because their worker died before finishing them: "
+            + ", ".join(no_figures[:5])
+            + (" ..." if len(no_figures) > 5 else "")
+        )
+    for worker, why in sorted(session.dead_workers.items()):
+        missing.append(f"worker {worker} died ({why}); its tests finished before that keep their figures")
+    totals = _merge_workers(session, totals)
     meter = session.meter
     if meter is not None:
         for name, why in meter.failed_probes.items():
@@ -64,6 +108,10 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     covered = {c for d in session.probe_descriptions for c in d["components"]}
     if not covered & {"cpu", "ram"}:
         missing.append("no probe covered the CPU or memory: energy figures are 0")
+    if session.role == "controller":
+        for worker, out in sorted(session.worker_outputs.items()):
+            for name, why in out.get("failed_probes", {}).items():
+                missing.append(f"probe {name} failed on worker {worker} ({why}); its energy after that is missing")
     components_j = {c: totals.components_j.get(c, 0.0) for c in COMPONENTS}
     for desc in session.probe_descriptions:
         if desc["name"] in (meter.failed_probes if meter else {}):

@@ -28,6 +28,7 @@ class TestRecord:
     nodeid: str
     file: str
     line: int | None
+    worker: str | None = None
     outcome: str = "passed"
     subtests: int = 0
     subtests_failed: int = 0
@@ -63,10 +64,17 @@ class CarbonSession:
         self.finished_at: float | None = None
         self.report: dict[str, Any] | None = None
         self.figures: list[TestFigures] = []
-        self._per_test_figures = bool(getattr(config.option, "xmlpath", None))
-        self._worker = os.environ.get("PYTEST_XDIST_WORKER")
-        self._current_item: pytest.Item | None = None
+        self._junit = bool(getattr(config.option, "xmlpath", None))
+        self._keys: dict[tuple[str, str | None], int] = {}
         self._errors: list[str] = []
+        #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
+        self.role = "worker" if hasattr(config, "workerinput") else "serial"
+        self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
+        #: figures computed at each test's end: by this process (worker) or received (controller)
+        self.received: dict[int, dict[str, Any]] = {}
+        self.worker_outputs: dict[str, dict[str, Any]] = {}
+        self.dead_workers: dict[str, str] = {}
+        self._last_figures: tuple[int, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -75,13 +83,20 @@ class CarbonSession:
         from pytest_carbon.runinfo import resolve_region, select
 
         self.started_at = time.time()
+        if self.role == "serial" and self.config.pluginmanager.has_plugin("dsession"):
+            from pytest_carbon.xdist import XdistController
+
+            self.role = "controller"
+            self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
         self.region, region_problems = resolve_region(self.options, self.origins)
         self.problems += region_problems
         selection = select(self.config, self.options)
         self.probes = list(selection.probes)
         self.problems += selection.problems
         self.probe_descriptions = [self._describe(p) for p in self.probes]
-        processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1) if self._worker else 1
+        processes = 1
+        if self.role == "worker":
+            processes = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
         self.meter = Meter(
             self.probes,
             period_s=self.options["carbon_period"],
@@ -120,17 +135,24 @@ class CarbonSession:
         return lines
 
     # ------------------------------------------------------------------ per test
+    # The three phase wrappers are the innermost ones (trylast): the window holds the test's
+    # own fixtures and body, not the bookkeeping of other plugins' wrappers (logging, capture).
+
+    def _new_record(self, nodeid: str, location: tuple[str, int | None, str], worker: str | None) -> int:
+        path, line, _ = location
+        index = len(self.tests)
+        self.tests.append(TestRecord(nodeid, path, None if line is None else line + 1, worker))
+        self._keys[(nodeid, worker)] = index
+        return index
 
     def _index(self, item: pytest.Item) -> int:
         index = item.stash.get(_INDEX_KEY, None)
         if index is None:
-            path, line, _ = item.location
-            index = len(self.tests)
-            self.tests.append(TestRecord(item.nodeid, path, None if line is None else line + 1))
+            index = self._new_record(item.nodeid, item.location, self.worker_id)
             item.stash[_INDEX_KEY] = index
         return index
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         index = self._index(item)
         meter = self.meter
@@ -141,7 +163,7 @@ class CarbonSession:
         finally:
             meter.end_phase(index)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         index = self._index(item)
         meter = self.meter
@@ -152,7 +174,7 @@ class CarbonSession:
         finally:
             meter.end_phase(index)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
         index = self._index(item)
         meter = self.meter
@@ -162,20 +184,39 @@ class CarbonSession:
             return (yield)
         finally:
             meter.end_phase(index)
-            if self._per_test_figures:
+            if self._junit or self.role == "worker":
+                # a worker sends each test's figures with its last report, so that a worker
+                # that dies later loses nothing it had finished
                 fig = self.figures_now(item)
-                item.user_properties.append(("energy_j", f"{fig['energy_j']:.6g}"))
-                item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
+                self._last_figures = (index, fig)
+                if self._junit:
+                    item.user_properties.append(("energy_j", f"{fig['energy_j']:.6g}"))
+                    item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "teardown" and self.role == "worker" and self._last_figures is not None:
+            index, fig = self._last_figures
+            if index == item.stash.get(_INDEX_KEY, None):
+                report.carbon = fig  # type: ignore[attr-defined]  # travels to the controller
+            self._last_figures = None
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        index = None
-        for candidate in range(len(self.tests) - 1, max(len(self.tests) - 3, -1), -1):
-            if self.tests[candidate].nodeid == report.nodeid:
-                index = candidate
-                break
+        node = getattr(report, "node", None)
+        worker = node.gateway.id if node is not None else self.worker_id
+        index = self._keys.get((report.nodeid, worker))
         if index is None:
-            return
+            if self.role != "controller":
+                return
+            index = self._new_record(report.nodeid, report.location, worker)
         record = self.tests[index]
+        received = getattr(report, "carbon", None)
+        if self.role == "controller" and isinstance(received, dict):
+            self.received[index] = received
         if type(report).__name__ == "SubtestReport":
             record.subtests += 1
             if report.failed:
@@ -189,6 +230,9 @@ class CarbonSession:
         elif report.when == "call":
             if not (record.outcome == "failed" and outcome == "passed"):
                 record.outcome = outcome
+        elif str(report.when) not in ("setup", "call", "teardown"):
+            # xdist reports a crashed worker's unfinished test with when="???"
+            record.outcome = "failed"
         elif outcome == "error" and record.outcome in ("passed", "xpassed", "xfailed"):
             record.outcome = "error"
 
@@ -222,8 +266,15 @@ class CarbonSession:
         if self.meter is None:
             return
         self.meter.stop()
+        # descriptions again: probes learn during the session (wraps, dropped intervals, idle power)
+        failed = {d["name"]: d for d in self.probe_descriptions if d["name"] in self.meter.failed_probes}
+        self.probe_descriptions = [self._describe(p) for p in self.meter.probes] + list(failed.values())
+        self.meter.close()
         self.finished_at = time.time()
         self.figures, totals = self.meter.attribute(len(self.tests))
+        if self.role == "worker":
+            self._send_to_controller(totals)
+            return
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
         self.report = build_report(
@@ -241,6 +292,19 @@ class CarbonSession:
                 write_json(self.report, path)
             except OSError as err:
                 self._errors.append(f"could not write the JSON report to {path}: {err}")
+
+    def _send_to_controller(self, totals: Any) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is None:
+            return
+        workeroutput["carbon"] = {
+            "static_j": totals.static_j,
+            "dynamic_j": totals.dynamic_j,
+            "dynamic_components_j": totals.dynamic_components_j,
+            "machine_energy_j": totals.machine_energy_j,
+            "failed_probes": dict(self.meter.failed_probes) if self.meter else {},
+            "tests": len(self.tests),
+        }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from pytest_carbon.summary import summary_lines

@@ -23,6 +23,7 @@ def run(meter: Meter, work: list[tuple[str, float]]) -> None:
                 time.sleep(seconds / 3)
             meter.end_phase(index)
     meter.stop()
+    meter.close()
 
 
 def test_tests_plus_remainder_equal_the_total() -> None:
@@ -97,6 +98,7 @@ def test_figures_for_matches_final_attribution() -> None:
         meter.end_phase(index)
         online.append(meter.figures_for(index))
     meter.stop()
+    meter.close()
     final, _ = meter.attribute(5)
     for a, b in zip(online, final, strict=True):
         assert a.energy_j == pytest.approx(b.energy_j, rel=1e-6)
