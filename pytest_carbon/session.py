@@ -18,7 +18,7 @@ from pytest_carbon.meter import Meter, TestFigures
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
-_INDEX_KEY = pytest.StashKey[int]()
+INDEX_KEY = pytest.StashKey[int]()
 
 
 @dataclass(slots=True)
@@ -74,7 +74,8 @@ class CarbonSession:
         self.received: dict[int, dict[str, Any]] = {}
         self.worker_outputs: dict[str, dict[str, Any]] = {}
         self.dead_workers: dict[str, str] = {}
-        self._last_figures: tuple[int, dict[str, Any]] | None = None
+        #: (test index, figures) of the test that just ended, for the xdist worker's report
+        self.last_figures: tuple[int, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -83,7 +84,11 @@ class CarbonSession:
         from pytest_carbon.runinfo import resolve_region, select
 
         self.started_at = time.time()
-        if self.role == "serial" and self.config.pluginmanager.has_plugin("dsession"):
+        if self.role == "worker":
+            from pytest_carbon.xdist import XdistWorker
+
+            self.config.pluginmanager.register(XdistWorker(self), "carbon-xdist-worker")
+        elif self.config.pluginmanager.has_plugin("dsession"):
             from pytest_carbon.xdist import XdistController
 
             self.role = "controller"
@@ -146,10 +151,10 @@ class CarbonSession:
         return index
 
     def _index(self, item: pytest.Item) -> int:
-        index = item.stash.get(_INDEX_KEY, None)
+        index = item.stash.get(INDEX_KEY, None)
         if index is None:
             index = self._new_record(item.nodeid, item.location, self.worker_id)
-            item.stash[_INDEX_KEY] = index
+            item.stash[INDEX_KEY] = index
         return index
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -188,22 +193,10 @@ class CarbonSession:
                 # a worker sends each test's figures with its last report, so that a worker
                 # that dies later loses nothing it had finished
                 fig = self.figures_now(item)
-                self._last_figures = (index, fig)
+                self.last_figures = (index, fig)
                 if self._junit:
                     item.user_properties.append(("energy_j", f"{fig['energy_j']:.6g}"))
                     item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when == "teardown" and self.role == "worker" and self._last_figures is not None:
-            index, fig = self._last_figures
-            if index == item.stash.get(_INDEX_KEY, None):
-                report.carbon = fig  # type: ignore[attr-defined]  # travels to the controller
-            self._last_figures = None
-        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         node = getattr(report, "node", None)

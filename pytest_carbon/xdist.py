@@ -7,10 +7,36 @@ they finish. The controller keeps the machine's static energy, counted once.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
+
+
+class XdistWorker:
+    """Attaches each test's figures to its tear-down report, which xdist sends to the controller."""
+
+    def __init__(self, session: CarbonSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        from pytest_carbon.session import INDEX_KEY
+
+        report = yield
+        last = self.session.last_figures
+        if call.when == "teardown" and last is not None:
+            index, figures = last
+            if index == item.stash.get(INDEX_KEY, None):
+                # TestReport keeps unknown attributes and xdist serialises them with the report
+                report.carbon = figures  # type: ignore[attr-defined]
+            self.session.last_figures = None
+        return report
 
 
 class XdistController:
