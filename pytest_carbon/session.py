@@ -60,6 +60,7 @@ class CarbonSession:
         self.probes: list[Probe] = []
         self.probe_descriptions: list[dict[str, Any]] = []
         self.region: Any = None
+        self._factor: float | None = None
         self.started_at = time.time()
         self.finished_at: float | None = None
         self.report: dict[str, Any] | None = None
@@ -247,8 +248,12 @@ class CarbonSession:
         }
 
     def _co2_factor(self) -> float:
-        region = self.region.to_dict() if self.region is not None else {}
-        return float(region.get("intensity_g_per_kwh") or 0.0) * float(region.get("pue") or 1.0) / 3.6e6
+        """Grams of CO2e per joule for the session's region (intensity x PUE)."""
+        if self._factor is None:
+            region = self.region.to_dict() if self.region is not None else {}
+            intensity = float(region.get("intensity_g_per_kwh") or 0.0)
+            self._factor = intensity * float(region.get("pue") or 1.0) / 3.6e6
+        return self._factor
 
     # ------------------------------------------------------------------ end
 
