@@ -70,6 +70,18 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _pue(text: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a PUE of 1.0 or more, for example 1.2") from None
+    if not math.isfinite(value) or not 1.0 <= value <= 5.0:
+        raise ValueError("expected a PUE between 1.0 and 5.0, for example 1.2")
+    return value
+
+
 def _output_path(text: str) -> str:
     """A file the plugin will write: its folder must exist or be creatable, and be writable."""
     path = Path(text.strip()).expanduser()
@@ -135,6 +147,45 @@ OPTIONS: tuple[Option, ...] = (
         "where the tests ran, for the grid's carbon intensity: a country (FR), a grid zone "
         "(US-CAL-CISO, zone:DE) or a cloud region (aws:eu-west-1)",
         "CODE",
+    ),
+    Option(
+        "carbon_pue",
+        _pue,
+        None,
+        "data-centre overhead factor (default: the provider's published fleet PUE for a cloud region, else 1.0)",
+        "PUE",
+    ),
+    Option("carbon_cloud_detect", _bool, True, "find the cloud region from region variables and firmware", "BOOL"),
+    Option(
+        "carbon_cloud_metadata",
+        _bool,
+        True,
+        "on a cloud machine (firmware says so), ask the provider's metadata service for the region (300 ms at most)",
+        "BOOL",
+    ),
+    Option(
+        "carbon_sys_root",
+        _text,
+        "",
+        "root of the file system where the firmware (DMI) files are read (empty: /)",
+        "PATH",
+    ),
+    Option(
+        "carbon_live",
+        _choice("off", "electricitymaps", "uk-carbon-intensity"),
+        "off",
+        "live grid intensity: off, electricitymaps (token in ELECTRICITYMAPS_API_TOKEN) or uk-carbon-intensity",
+        "SERVICE",
+    ),
+    Option("carbon_live_url", _text, "", "base URL of the live service, for a proxy (empty: the service's own)", "URL"),
+    Option("carbon_uk_postcode", _text, "", "UK postcode district for the regional UK figure, e.g. RG10", "POSTCODE"),
+    Option("carbon_live_cache_s", _non_negative_int, 1800, "seconds a live figure is reused (0: no cache)", "SECONDS"),
+    Option(
+        "carbon_cache_dir",
+        _text,
+        "",
+        "folder for cached live figures (empty: pytest-carbon in the user's cache folder)",
+        "PATH",
     ),
     Option(
         "carbon_rapl_root",

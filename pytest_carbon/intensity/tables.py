@@ -1,0 +1,145 @@
+"""The shipped intensity tables: loaded on first use, parsed with the stdlib, cached."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+COUNTRIES = "countries.csv"
+GRID_ZONES = "grid_zones_electricitymaps.csv"
+CLOUD_REGIONS = "cloud_regions.csv"
+PROVIDERS = "providers.csv"
+
+CLOUD_PROVIDERS = ("aws", "azure", "gcp")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure of one table: what it covers and where the number comes from."""
+
+    table: str  # "countries" | "grid_zones" | "cloud_regions" | "world"
+    code: str  # the canonical code users type: "FR", "zone:FR", "US-CAL-CISO", "aws:eu-west-1"
+    name: str
+    g_per_kwh: float
+    year: int
+    source: str
+    basis: str
+    provider: str | None = None
+    zone: str | None = None  # the grid zone, for live look-ups
+    country: str | None = None  # ISO alpha-2
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A cloud provider and its published fleet PUE."""
+
+    code: str
+    name: str
+    pue: float
+    pue_year: int | None
+    pue_source: str
+
+
+def read_table(name: str) -> list[dict[str, str]]:
+    """The rows of one shipped CSV file as dicts."""
+    text = files("pytest_carbon.intensity_data").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@cache
+def countries() -> dict[str, Row]:
+    """Countries keyed by upper-case alpha-2 code (the world row under ``WORLD``)."""
+    out: dict[str, Row] = {}
+    for r in read_table(COUNTRIES):
+        iso2 = r["iso2"] or "WORLD"
+        table = "countries" if r["iso2"] else "world"
+        out[iso2] = Row(
+            table=table,
+            code=iso2 if r["iso2"] else "WORLD",
+            name=r["name"],
+            g_per_kwh=float(r["g_per_kwh"]),
+            year=int(r["year"]),
+            source=r["source"],
+            basis=r["basis"],
+            zone=r["iso2"] or None,
+            country=r["iso2"] or None,
+        )
+    return out
+
+
+@cache
+def iso3_to_iso2() -> dict[str, str]:
+    """Alpha-3 (upper case) -> alpha-2, for the countries the table covers."""
+    return {r["iso3"]: (r["iso2"] or "WORLD") for r in read_table(COUNTRIES)}
+
+
+@cache
+def grid_zones() -> dict[str, Row]:
+    """Electricity Maps grid zones keyed by upper-case zone code."""
+    out: dict[str, Row] = {}
+    for r in read_table(GRID_ZONES):
+        zone = r["zone"]
+        name = r["name"] if not r["country_name"] else f"{r['name']} ({r['country_name']})"
+        out[zone.upper()] = Row(
+            table="grid_zones",
+            code=zone,
+            name=name,
+            g_per_kwh=float(r["g_per_kwh"]),
+            year=int(r["year"]),
+            source=r["source"],
+            basis=r["basis"],
+            zone=zone,
+            country=zone.split("-")[0],
+        )
+    return out
+
+
+@cache
+def cloud_regions() -> dict[str, Row]:
+    """Cloud regions keyed by ``provider:region`` in lower case."""
+    names = {p.code: p.name for p in providers().values()}
+    out: dict[str, Row] = {}
+    for r in read_table(CLOUD_REGIONS):
+        code = f"{r['provider']}:{r['region']}"
+        where = f" ({r['location']})" if r["location"] else ""
+        out[code.lower()] = Row(
+            table="cloud_regions",
+            code=code,
+            name=f"{names.get(r['provider'], r['provider'])} {r['region']}{where}",
+            g_per_kwh=float(r["g_per_kwh"]),
+            year=int(r["year"]),
+            source=r["source"],
+            basis=r["basis"],
+            provider=r["provider"],
+            zone=r["zone"] or None,
+            country=r["country"] or None,
+        )
+    return out
+
+
+@cache
+def providers() -> dict[str, Provider]:
+    """Cloud providers keyed by their short code (aws, azure, gcp)."""
+    return {
+        r["provider"]: Provider(
+            code=r["provider"],
+            name=r["name"],
+            pue=float(r["pue"]),
+            pue_year=int(r["pue_year"]) if r["pue_year"] else None,
+            pue_source=r["pue_source"],
+        )
+        for r in read_table(PROVIDERS)
+    }
+
+
+@cache
+def all_codes() -> tuple[str, ...]:
+    """Every code a user can type, in canonical spelling (for suggestions and listings)."""
+    codes = [row.code for row in countries().values() if row.table == "countries"]
+    codes += sorted(iso3_to_iso2())
+    codes += [row.code if row.code.upper() not in countries() else "zone:" + row.code for row in grid_zones().values()]
+    codes += [row.code for row in cloud_regions().values()]
+    return tuple(codes)
