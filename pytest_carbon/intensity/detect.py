@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -39,8 +38,7 @@ METADATA_URL = "http://169.254.169.254"
 METADATA_TIMEOUT_S = 0.3
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(NamedTuple):
     """The outcome of cloud detection: a provider and region code, or a reason there is none."""
 
     provider: str | None = None

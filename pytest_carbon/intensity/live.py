@@ -15,9 +15,9 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_carbon.intensity.regions import Region, RegionError, country_of, zone_of
 
@@ -41,8 +41,7 @@ class LiveError(Exception):
     """A live figure that could not be had; the message is safe to show (no token in it)."""
 
 
-@dataclass(frozen=True)
-class LiveFigure:
+class LiveFigure(NamedTuple):
     """One live intensity reading."""
 
     g_per_kwh: float

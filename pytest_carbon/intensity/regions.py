@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -76,7 +75,7 @@ def find_row(code: str) -> Row:
         if prefix == "zone":
             row = tables.grid_zones().get(rest.upper())
             if row is not None:
-                return replace(row, code="zone:" + row.code if row.code.upper() in tables.countries() else row.code)
+                return row._replace(code="zone:" + row.code if row.code.upper() in tables.countries() else row.code)
         elif prefix in tables.CLOUD_PROVIDERS:
             found = tables.cloud_regions().get(key)
             if found is not None:
@@ -97,6 +96,8 @@ def find_row(code: str) -> Row:
 
 
 def _unknown_message(code: str) -> str:
+    import difflib  # only on the error path
+
     shown = code.strip() or "(empty)"
     codes = tables.all_codes()
     folded = {c.lower(): c for c in codes}
@@ -199,7 +200,7 @@ def greener_than(code: str, limit: int = 5) -> list[dict[str, Any]]:
 
 def _zone_code(row: Row) -> Row:
     if row.code.upper() in tables.countries():
-        return replace(row, code="zone:" + row.code)
+        return row._replace(code="zone:" + row.code)
     return row
 
 
