@@ -148,3 +148,17 @@ def test_co2_formula_with_france() -> None:
     energy_j = 7200.0
     co2_g = energy_j / 3.6e6 * region.pue * region.intensity_g_per_kwh
     assert co2_g == pytest.approx(0.08288)
+
+
+def test_intensity_options_parse_and_refuse() -> None:
+    from pytest_carbon.config import BY_NAME, resolve
+
+    assert resolve(BY_NAME["carbon_pue"], None, "1.2", {}).value == 1.2
+    assert resolve(BY_NAME["carbon_pue"], None, None, {}).value is None
+    with pytest.raises(ConfigError, match=r"carbon-pue=0\.5"):
+        resolve(BY_NAME["carbon_pue"], "0.5", None, {})
+    env = {"PYTEST_CARBON_CLOUD_METADATA": "off", "PYTEST_CARBON_LIVE": "UK-Carbon-Intensity"}
+    assert resolve(BY_NAME["carbon_cloud_metadata"], None, None, env).value is False
+    assert resolve(BY_NAME["carbon_live"], None, None, env).value == "uk-carbon-intensity"
+    with pytest.raises(ConfigError, match="electricitymaps"):
+        resolve(BY_NAME["carbon_live"], "watttime", None, {})

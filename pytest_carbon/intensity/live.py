@@ -156,7 +156,10 @@ def _figure(
 
 
 def _get(url: str, headers: Mapping[str, str], timeout_s: float, service: str) -> Any:
-    import requests  # lazily: only live mode pays for it
+    try:
+        import requests  # lazily: only live mode pays for it
+    except ImportError:
+        raise LiveError("live intensity needs the requests package (pip install requests)") from None
 
     try:
         response = requests.get(url, headers=dict(headers), timeout=(timeout_s / 2, timeout_s / 2))
