@@ -48,8 +48,8 @@ def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
     return Selection(list(chosen.probes), list(chosen.problems))
 
 
-def resolve_region(options: Mapping[str, Any], origins: Mapping[str, str]) -> tuple[Any, list[str]]:
-    """The region and its intensity, with problems to show (e.g. a live service that failed)."""
+def resolve_region(options: Mapping[str, Any], origins: Mapping[str, str]) -> Any:
+    """The region and its intensity; its ``note`` says what went wrong (e.g. a live service)."""
     from pytest_carbon.intensity import apply_live
     from pytest_carbon.intensity import resolve_region as resolve
 
@@ -58,10 +58,7 @@ def resolve_region(options: Mapping[str, Any], origins: Mapping[str, str]) -> tu
     region = resolve(values, os.environ)
     if values.get("carbon_live", "off") not in ("off", "", None):
         region = apply_live(region, values, os.environ)
-    problems = []
-    if region.note:
-        problems.append(region.note)
-    return region, problems
+    return region
 
 
 def machine_facts(probe_descriptions: list[dict[str, Any]]) -> dict[str, Any]:

@@ -94,8 +94,7 @@ class CarbonSession:
 
             self.role = "controller"
             self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
-        self.region, region_problems = resolve_region(self.options, self.origins)
-        self.problems += region_problems
+        self.region = resolve_region(self.options, self.origins)
         selection = select(self.config, self.options)
         self.probes = list(selection.probes)
         self.problems += selection.problems
@@ -326,8 +325,9 @@ class CarbonSession:
 
 def _region_line(region: Mapping[str, Any]) -> str:
     if not region.get("known", True):
-        return f"unknown: world average {region.get('intensity_g_per_kwh')} g/kWh ({region.get('note') or ''})"
-    return (
+        return str(region.get("note") or "unknown")
+    line = (
         f"{region.get('code')} {region.get('intensity_g_per_kwh')} g/kWh "
         f"({region.get('intensity_source')}, {region.get('year')}; chosen by {region.get('source')})"
     )
+    return line + (f"; {region['note']}" if region.get("note") else "")

@@ -19,16 +19,19 @@ def _region_text(region: dict[str, Any]) -> str:
     if not region:
         return "region: none"
     if not region.get("known", True):
-        return (
-            f"region: unknown, world average {region.get('intensity_g_per_kwh')} g/kWh used "
-            f"({region.get('intensity_source')}, {region.get('year')}). {region.get('note') or ''}"
-        ).rstrip()
+        return "region: " + (
+            region.get("note")
+            or f"unknown, world average {region.get('intensity_g_per_kwh')} g/kWh ({region.get('intensity_source')})"
+        )
     live = " live" if region.get("live") else ""
-    return (
+    text = (
         f"region: {region.get('code')} ({region.get('name') or region.get('table')}), "
         f"{region.get('intensity_g_per_kwh')} g/kWh{live} from {region.get('intensity_source')} "
         f"{region.get('year') or ''}, PUE {region.get('pue')}; chosen by {region.get('source')}"
     )
+    if region.get("note"):
+        text += f". {region['note']}"
+    return text
 
 
 def summary_lines(report: dict[str, Any], *, verbosity: int = 0, top: int = 10) -> list[str]:
