@@ -70,6 +70,19 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _region_code(text: str) -> str:
+    """A region code the shipped tables know (checked here so a typo stops the run at start-up)."""
+    code = text.strip()
+    if code:
+        from pytest_carbon.intensity import RegionError, lookup
+
+        try:
+            lookup(code)
+        except RegionError as err:
+            raise ValueError(str(err).removeprefix("pytest-carbon: ")) from None
+    return code
+
+
 def _pue(text: str) -> float | None:
     if not text.strip():
         return None
@@ -142,7 +155,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "carbon_region",
-        _text,
+        _region_code,
         "",
         "where the tests ran, for the grid's carbon intensity: a country (FR), a grid zone "
         "(US-CAL-CISO, zone:DE) or a cloud region (aws:eu-west-1)",
