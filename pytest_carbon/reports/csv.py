@@ -1,0 +1,140 @@
+"""CSV with CodeCarbon's ``emissions.csv`` columns, so CodeCarbon's readers and dashboards load it.
+
+Units follow CodeCarbon: ``emissions`` in kg CO2e, ``emissions_rate`` in kg/s, energies in kWh,
+powers in W (average over the row's duration), ``duration`` in s, ``ram_total_size`` in GB.
+
+One row per test, then one row for the whole session. ``experiment_id`` says which: the test's
+node id, or ``session`` for the last row (whose figures include the remainder outside tests).
+``run_id`` is the report's run id; ``codecarbon_version`` is left empty and ``tracking_mode``
+holds the report's scope (process or machine), which is what CodeCarbon's column means.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Any
+
+from pytest_carbon.reports.json import write_text_atomic
+
+COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "project_name",
+    "run_id",
+    "experiment_id",
+    "duration",
+    "emissions",
+    "emissions_rate",
+    "cpu_power",
+    "gpu_power",
+    "ram_power",
+    "cpu_energy",
+    "gpu_energy",
+    "ram_energy",
+    "energy_consumed",
+    "country_name",
+    "country_iso_code",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "os",
+    "python_version",
+    "codecarbon_version",
+    "cpu_count",
+    "cpu_model",
+    "gpu_count",
+    "gpu_model",
+    "longitude",
+    "latitude",
+    "ram_total_size",
+    "tracking_mode",
+    "on_cloud",
+    "pue",
+)
+
+J_PER_KWH = 3.6e6
+SESSION_ID = "session"
+
+
+def _where(region: dict[str, Any]) -> dict[str, str]:
+    code = str(region.get("code") or "")
+    table = region.get("table")
+    name = str(region.get("name") or "")
+    where = {"country_name": "", "country_iso_code": "", "region": "", "cloud_provider": "", "cloud_region": ""}
+    if not region.get("known", True) or not code:
+        return where
+    if table == "cloud_regions" and ":" in code:
+        provider, cloud_region = code.split(":", 1)
+        where.update(cloud_provider=provider, cloud_region=cloud_region)
+    elif table == "countries":
+        where.update(country_name=name, country_iso_code=code)
+    else:
+        where.update(region=code.removeprefix("zone:"), country_name=name)
+    return where
+
+
+def _row(report: dict[str, Any], experiment_id: str, figures: dict[str, Any]) -> dict[str, Any]:
+    machine = report.get("machine") or {}
+    region = report.get("region") or {}
+    duration_s = float(figures.get("duration_s") or 0.0)
+    components = figures.get("components_j") or {}
+    emissions_kg = float(figures.get("co2_g") or 0.0) / 1000.0
+
+    def power_w(component: str) -> float:
+        return float(components.get(component, 0.0)) / duration_s if duration_s > 0 else 0.0
+
+    gpus = [p for p in machine.get("probes", []) if "gpu" in p.get("components", [])]
+    gpu_inputs = gpus[0].get("inputs", {}) if gpus else {}
+    where = _where(region)
+    return {
+        "timestamp": (report.get("run") or {}).get("finished_at", ""),
+        "project_name": (report.get("run") or {}).get("project", ""),
+        "run_id": (report.get("run") or {}).get("id", ""),
+        "experiment_id": experiment_id,
+        "duration": duration_s,
+        "emissions": emissions_kg,
+        "emissions_rate": emissions_kg / duration_s if duration_s > 0 else 0.0,
+        "cpu_power": power_w("cpu"),
+        "gpu_power": power_w("gpu"),
+        "ram_power": power_w("ram"),
+        "cpu_energy": float(components.get("cpu", 0.0)) / J_PER_KWH,
+        "gpu_energy": float(components.get("gpu", 0.0)) / J_PER_KWH,
+        "ram_energy": float(components.get("ram", 0.0)) / J_PER_KWH,
+        "energy_consumed": float(figures.get("energy_j") or 0.0) / J_PER_KWH,
+        **where,
+        "os": machine.get("os", ""),
+        "python_version": machine.get("python", ""),
+        "codecarbon_version": "",
+        "cpu_count": machine.get("threads", ""),
+        "cpu_model": machine.get("cpu_model") or "",
+        "gpu_count": gpu_inputs.get("gpu_count", gpu_inputs.get("count", "")),
+        "gpu_model": gpu_inputs.get("gpu_model", gpu_inputs.get("model", "")),
+        "longitude": "",
+        "latitude": "",
+        "ram_total_size": machine.get("ram_gb") if machine.get("ram_gb") is not None else "",
+        "tracking_mode": report.get("scope", ""),
+        "on_cloud": "Y" if where["cloud_provider"] else "N",
+        "pue": region.get("pue", 1.0),
+    }
+
+
+def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per test, then the session's row."""
+    out = [_row(report, str(t["nodeid"]), t) for t in report.get("tests", [])]
+    out.append(_row(report, SESSION_ID, report["session"]))
+    return out
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """The CSV text (header and rows)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows(report))
+    return buffer.getvalue()
+
+
+def write_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the CSV atomically."""
+    write_text_atomic(path, render_csv(report))

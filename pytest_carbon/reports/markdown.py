@@ -1,0 +1,229 @@
+"""GitHub-flavoured Markdown summary for a pull request or a job summary.
+
+Starts with the hidden marker ``<!-- pytest-carbon -->`` so that a CI step can find and update
+its own earlier comment instead of adding a new one at every push.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pytest_carbon.reports.json import write_text_atomic
+from pytest_carbon.units import format_co2, format_energy
+
+MARKER = "<!-- pytest-carbon -->"
+#: characters that start Markdown or HTML syntax inside a table cell or a list item
+_SPECIAL = set("\\`*_[]<>|&~!#")
+
+
+def escape(text: str) -> str:
+    """Make ``text`` literal inside a Markdown table cell (pipes, backticks, HTML, newlines)."""
+    out = []
+    for char in str(text):
+        if char in _SPECIAL:
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("<br>")
+        elif char in "\r\t\x0b\x0c":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _co2(value_g: float) -> str:
+    return format_co2(value_g) + " CO2e"
+
+
+def _how(report: dict[str, Any]) -> str:
+    parts = []
+    for probe in (report.get("machine") or {}).get("probes", []):
+        how = "measured" if probe.get("measured") else "estimated"
+        parts.append(f"{escape(str(probe.get('name')))} ({escape(', '.join(probe.get('components', [])))}: {how})")
+    return "; ".join(parts) or "no energy probe (figures are 0)"
+
+
+def _region(region: dict[str, Any]) -> str:
+    if not region:
+        return "no region"
+    if not region.get("known", True):
+        return (
+            f"unknown: the world average {region.get('intensity_g_per_kwh')} g/kWh was used "
+            f"({escape(str(region.get('intensity_source')))}, {region.get('year')}); "
+            "set `--carbon-region` for a real figure"
+        )
+    live = ", live" if region.get("live") else ""
+    return (
+        f"{escape(str(region.get('code')))} ({escape(str(region.get('name') or region.get('table')))}), "
+        f"{region.get('intensity_g_per_kwh')} g/kWh{live} from {escape(str(region.get('intensity_source')))} "
+        f"{region.get('year') or ''}, PUE {region.get('pue')}; chosen by {escape(str(region.get('source')))}"
+    )
+
+
+def _equivalents(report: dict[str, Any]) -> list[str]:
+    from pytest_carbon.equivalents import equivalents
+
+    session = report["session"]
+    items = equivalents(float(session["energy_j"]), float(session["co2_g"]))
+    return [f"{escape(e.text)} ({escape(e.source)})" for e in items]
+
+
+def _budget(report: dict[str, Any]) -> list[str]:
+    budget = report.get("budget")
+    if not budget:
+        return []
+    lines = ["", "**Budgets**", ""]
+    session = budget.get("session")
+    if session:
+        mark = "❌" if session["status"] == "exceeded" else "✅"
+        lines.append(f"- {mark} {escape(session['text'])}")
+    exceeded = budget.get("tests_exceeded", [])
+    with_budget = budget.get("tests_with_budget", 0)
+    if with_budget:
+        if exceeded:
+            lines.append(f"- ❌ {len(exceeded)} of {with_budget} test(s) over their budget:")
+            by_id = {t["nodeid"]: t for t in report.get("tests", [])}
+            for nodeid in exceeded[:20]:
+                text = (by_id.get(nodeid, {}).get("budget") or {}).get("text", "")
+                lines.append(f"  - {escape(nodeid)}: {escape(text)}")
+        else:
+            lines.append(f"- ✅ all {with_budget} test budget(s) met")
+    if budget.get("mode") == "warn" and (exceeded or (session and session["status"] == "exceeded")):
+        lines.append("- mode warn: budgets are reported, the run does not fail for them")
+    return lines
+
+
+def _comparison(report: dict[str, Any], top: int) -> list[str]:
+    comp = report.get("comparison")
+    if not comp:
+        return []
+    metric = comp.get("metric", "energy")
+
+    def fmt(value: float) -> str:
+        return format_energy(value) if metric == "energy" else _co2(value)
+
+    def row(delta: dict[str, Any]) -> str:
+        rel = delta.get("relative")
+        rel_text = "new" if rel is None else f"{rel * 100:+.1f}%"
+        verdict = "regression" if delta.get("regressed") else "improvement" if delta.get("improved") else "noise"
+        return f"| {escape(delta['subject'])} | {fmt(delta['base'])} | {fmt(delta['new'])} | {rel_text} | {verdict} |"
+
+    base = comp.get("base_run") or {}
+    commit = str((base.get("git") or {}).get("commit") or "unknown")[:12]
+    lines = [
+        "",
+        f"**Against the baseline** (run {escape(str(base.get('id')))}, commit {escape(commit)}; {metric}, "
+        f"threshold {comp.get('threshold', 0) * 100:g}%, noise floor {format_energy(comp.get('session_floor_j', 0))}"
+        f" for the session and {format_energy(comp.get('test_floor_j', 0))} per test)",
+        "",
+        "| | baseline | this run | change | verdict |",
+        "|---|---:|---:|---:|---|",
+        row(comp["session"]),
+    ]
+    lines += [row(d) for d in comp.get("regressions", [])[:top]]
+    lines += [row(d) for d in comp.get("improvements", [])[:top]]
+    if comp.get("added") or comp.get("removed"):
+        lines += ["", f"{len(comp.get('added', []))} new test(s), {len(comp.get('removed', []))} removed."]
+    lines += [f"> {escape(n)}" for n in comp.get("notes", [])]
+    return lines
+
+
+def _tests_table(report: dict[str, Any], top: int) -> list[str]:
+    tests = sorted(report.get("tests", []), key=lambda t: t["energy_j"], reverse=True)[:top]
+    if not tests:
+        return []
+    lines = [
+        "",
+        f"**Top {len(tests)} tests by energy**",
+        "",
+        "| # | test | outcome | energy | CO2e | duration | budget |",
+        "|---:|---|---|---:|---:|---:|---|",
+    ]
+    for rank, test in enumerate(tests, 1):
+        budget = test.get("budget") or {}
+        budget_text = f"{escape(budget['limit'])} {budget['status']}" if budget else ""
+        lines.append(
+            f"| {rank} | {escape(test['nodeid'])} | {escape(str(test.get('outcome')))} | "
+            f"{format_energy(test['energy_j'])} | {_co2(test['co2_g'])} | {test['duration_s'] * 1e3:.1f} ms | "
+            f"{budget_text} |"
+        )
+    return lines
+
+
+def recommendation(report: dict[str, Any]) -> str | None:
+    """One sentence naming a cleaner region and what this run would have emitted there; None when none is known."""
+    region = report.get("region") or {}
+    code = region.get("code")
+    if not code or not region.get("known", True):
+        return None
+    try:
+        from pytest_carbon.intensity import greener_than
+    except ImportError:
+        return None
+    try:
+        candidates = greener_than(str(code), 5)
+    except Exception:  # a recommendation is a courtesy: never fail a report for it
+        return None
+    if not candidates:
+        return None
+    is_cloud = region.get("table") == "cloud_regions"
+    provider = str(code).split(":", 1)[0] if is_cloud else None
+    if is_cloud:
+        same = [c for c in candidates if c.get("provider") == provider]
+        if not same:
+            return None
+        best = same[0]
+    else:
+        best = candidates[0]
+    energy_j = float(report["session"]["energy_j"])
+    pue = float(region.get("pue") or 1.0)
+    there_g = energy_j / 3.6e6 * pue * float(best["intensity_g_per_kwh"])
+    here_g = float(report["session"]["co2_g"])
+    where = "the same provider's cleanest region" if is_cloud else "a cleaner grid"
+    return (
+        f"💡 {where}: {escape(str(best['code']))} ({escape(str(best.get('name')))}, "
+        f"{best['intensity_g_per_kwh']} g/kWh, {escape(str(best.get('source')))} {best.get('year') or ''}) "
+        f"would have cut this run from {_co2(here_g)} to {_co2(there_g)} ({best.get('cut_pct')}% less)."
+    )
+
+
+def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
+    """The summary as GitHub-flavoured Markdown."""
+    session = report["session"]
+    tests = report.get("tests", [])
+    failing = (report.get("budget") or {}).get("failed") or (report.get("comparison") or {}).get("failed")
+    status = " ❌" if failing else ""
+    lines = [
+        MARKER,
+        f"### pytest-carbon: {_co2(session['co2_g'])}, {format_energy(session['energy_j'])}{status}",
+        "",
+        f"- **Tests**: {len(tests)} over {session['duration_s']:.2f} s"
+        + ("" if report.get("complete", True) else " (incomplete: the session was cut short)"),
+        f"- **Energy**: {format_energy(session['energy_j'])}: tests {format_energy(session['tests_energy_j'])}, "
+        f"remainder (collection, plugin work, gaps) {format_energy(session['unattributed_energy_j'])}; "
+        f"scope {escape(str(report.get('scope')))}",
+        f"- **Region**: {_region(report.get('region') or {})}",
+        f"- **How**: {_how(report)}",
+        "- **Equivalent to**: " + "; ".join(_equivalents(report)),
+    ]
+    for why in report.get("missing", []):
+        lines.append(f"- **Missing**: {escape(why)}")
+    lines += _budget(report)
+    lines += _comparison(report, top)
+    lines += _tests_table(report, top)
+    tip = recommendation(report)
+    if tip:
+        lines += ["", tip]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: dict[str, Any], path: str | os.PathLike[str], *, top: int = 10) -> None:
+    """Write the Markdown summary atomically."""
+    write_text_atomic(path, render_markdown(report, top=top))
+
+
+def append_markdown(report: dict[str, Any], path: str | os.PathLike[str], *, top: int = 10) -> None:
+    """Append the summary to a file that others also write (GitHub's job summary)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(render_markdown(report, top=top) + "\n")
