@@ -1,0 +1,52 @@
+"""``pytest-carbon compare BASE.json NEW.json``: the deltas, and exit 1 over a threshold."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the command."""
+    parser.add_argument("base", metavar="BASE.json", help="the baseline report")
+    parser.add_argument("new", metavar="NEW.json", help="the report to check")
+    parser.add_argument(
+        "--fail",
+        metavar="PERCENT",
+        default=None,
+        help='exit 1 when the session or a test rose by more than PERCENT ("15%%" or "15"; a bare number is per cent)',
+    )
+    parser.add_argument(
+        "--metric", choices=("energy", "co2"), default="energy", help="compare energy (default) or CO2e"
+    )
+    parser.add_argument("--top", metavar="N", type=int, default=10, help="regressions listed (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the deltas; 1 when a regression passes the --fail threshold, 2 for bad input."""
+    from pytest_carbon.commands.report import load_report
+    from pytest_carbon.compare import compare
+    from pytest_carbon.units import QuantityError, parse_percent
+
+    threshold = None
+    if args.fail is not None:
+        try:
+            threshold = parse_percent(args.fail)
+        except QuantityError as err:
+            print(f"pytest-carbon compare: --fail: {err}", file=sys.stderr)
+            return 2
+    try:
+        base = load_report(args.base)
+        new = load_report(args.new)
+    except ValueError as err:
+        print(f"pytest-carbon compare: {err}", file=sys.stderr)
+        return 2
+    result = compare(base, new, threshold=threshold, metric=args.metric)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in result.lines(top=args.top):
+            print(line)
+    return 1 if result.fails else 0

@@ -1,0 +1,85 @@
+"""``pytest-carbon report``: render Markdown, JUnit or CSV from a saved JSON report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the command."""
+    parser.add_argument("report", metavar="REPORT.json", help="a JSON report written by pytest --carbon-json")
+    parser.add_argument("--markdown", metavar="PATH", help="write the Markdown summary to PATH (- for the terminal)")
+    parser.add_argument("--junit", metavar="PATH", help="write the JUnit XML to PATH")
+    parser.add_argument("--csv", metavar="PATH", help="write the CSV (CodeCarbon's emissions.csv columns) to PATH")
+    parser.add_argument("--top", metavar="N", type=int, default=10, help="tests listed in the Markdown (default 10)")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_report(path: str) -> dict[str, Any]:
+    """Read a saved report and check the keys the renderers need; raise ValueError with a clear message."""
+    from pytest_carbon.reports.json import load_json
+
+    report = load_json(path)
+    session = report.get("session")
+    if not isinstance(session, dict) or not all(_number(session.get(k)) for k in ("energy_j", "co2_g")):
+        raise ValueError(f"{path} has no session figures (session.energy_j, session.co2_g): is it a full report?")
+    tests = report.get("tests")
+    if not isinstance(tests, list):
+        raise ValueError(f"{path} has no list of tests")
+    for index, test in enumerate(tests):
+        if not isinstance(test, dict) or not isinstance(test.get("nodeid"), str):
+            raise ValueError(f"{path}: tests[{index}] has no nodeid")
+        if not all(_number(test.get(k)) for k in ("energy_j", "co2_g")):
+            raise ValueError(f"{path}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
+        test.setdefault("duration_s", 0.0)
+        test.setdefault("components_j", {})
+    session.setdefault("duration_s", 0.0)
+    session.setdefault("tests_energy_j", sum(float(t["energy_j"]) for t in tests))
+    session.setdefault("unattributed_energy_j", float(session["energy_j"]) - float(session["tests_energy_j"]))
+    report.setdefault("machine", {"probes": []})
+    report.setdefault("region", {})
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the artefacts asked for; Markdown on the terminal when nothing is asked."""
+    try:
+        report = load_report(args.report)
+    except ValueError as err:
+        print(f"pytest-carbon report: {err}", file=sys.stderr)
+        return 2
+    markdown = args.markdown
+    if markdown is None and args.junit is None and args.csv is None:
+        markdown = "-"
+    written = []
+    try:
+        if markdown == "-":
+            from pytest_carbon.reports.markdown import render_markdown
+
+            sys.stdout.write(render_markdown(report, top=args.top))
+        elif markdown:
+            from pytest_carbon.reports.markdown import write_markdown
+
+            write_markdown(report, markdown, top=args.top)
+            written.append(markdown)
+        if args.junit:
+            from pytest_carbon.reports.junit import write_junit
+
+            write_junit(report, args.junit)
+            written.append(args.junit)
+        if args.csv:
+            from pytest_carbon.reports.csv import write_csv
+
+            write_csv(report, args.csv)
+            written.append(args.csv)
+    except OSError as err:
+        print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
