@@ -48,11 +48,18 @@ def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
     return Selection(list(chosen.probes), list(chosen.problems))
 
 
-def resolve_region(options: Mapping[str, Any], origins: Mapping[str, str]) -> Any:
-    """The region and its intensity; its ``note`` says what went wrong (e.g. a live service)."""
-    from pytest_carbon.intensity import apply_live
+def resolve_region(
+    options: Mapping[str, Any], origins: Mapping[str, str], given: Mapping[str, Any] | None = None
+) -> Any:
+    """The region and its intensity; its ``note`` says what went wrong (e.g. a live service).
+
+    ``given`` is a region already resolved elsewhere (an xdist worker gets the controller's).
+    """
+    from pytest_carbon.intensity import Region, apply_live
     from pytest_carbon.intensity import resolve_region as resolve
 
+    if given is not None:
+        return Region(**given)
     values = dict(options)
     values["carbon_region_origin"] = origins.get("carbon_region", "default")
     region = resolve(values, os.environ)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_carbon.config import ConfigError
 from pytest_carbon.meter import Meter, TestFigures
 from pytest_carbon.probes.base import Probe
 
@@ -94,7 +95,12 @@ class CarbonSession:
 
             self.role = "controller"
             self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
-        self.region = resolve_region(self.options, self.origins)
+        try:
+            self.region = resolve_region(
+                self.options, self.origins, getattr(self.config, "workerinput", {}).get("carbon_region")
+            )
+        except ConfigError as err:
+            raise pytest.UsageError(str(err)) from None
         selection = select(self.config, self.options)
         self.probes = list(selection.probes)
         self.problems += selection.problems

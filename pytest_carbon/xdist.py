@@ -40,10 +40,15 @@ class XdistWorker:
 
 
 class XdistController:
-    """Collects what each worker sends when it goes down."""
+    """Hands the region to the workers; collects what each worker sends when it goes down."""
 
     def __init__(self, session: CarbonSession) -> None:
         self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # one resolution (and at most one live call) per run: the workers take the controller's region
+        if self.session.region is not None:
+            node.workerinput["carbon_region"] = self.session.region.to_dict()
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         worker = str(node.gateway.id)

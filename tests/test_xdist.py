@@ -117,3 +117,24 @@ def test_crash():
     crash = [t for t in report["tests"] if t["nodeid"].endswith("test_crash")]
     assert crash and crash[0]["outcome"] == "failed"
     assert any("died" in line for line in report["missing"])
+
+
+def test_workers_take_the_controllers_region(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(
+        """
+import pytest
+@pytest.mark.parametrize("i", range(4))
+def test_a(i): pass
+"""
+    )
+    path = carbon_pytester.path / "carbon.json"
+    result = carbon_pytester.runpytest_subprocess(
+        "-n", "2", "--carbon", "--carbon-region=gcp:europe-west1", f"--carbon-json={path}"
+    )
+    result.assert_outcomes(passed=4)
+    report = load_report(path)
+    region = report["region"]
+    assert region["code"] == "gcp:europe-west1"
+    factor = region["intensity_g_per_kwh"] * region["pue"] / 3.6e6
+    for test in report["tests"]:
+        assert test["co2_g"] == pytest.approx(test["energy_j"] * factor, rel=1e-9)
