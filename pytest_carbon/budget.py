@@ -39,8 +39,11 @@ class Budget:
         return float(figures.get(self.key) or 0.0)
 
     def limit_text(self) -> str:
-        """The limit as the user wrote it, normalised: "5 mg CO2e", "2 J"."""
-        return _fmt(self.limit.value_si, self.kind)
+        """The limit as the user wrote it, a CO2e mass marked as such: "5 mg CO2e", "1 kWh"."""
+        text = self.limit.text or _fmt(self.limit.value_si, self.kind)
+        if self.kind == "co2" and "co2" not in text.lower().replace("₂", "2"):
+            text += " CO2e"
+        return text
 
 
 def _fmt(value_si: float, kind: str) -> str:
@@ -64,7 +67,10 @@ def marker_budget(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) ->
             f'{where}: write the carbon_budget marker with one limit, for example @pytest.mark.carbon_budget("5 mg") '
             'or @pytest.mark.carbon_budget("2 J")'
         )
-    return budget_from(values[0], f"{where}: carbon_budget marker")
+    try:
+        return Budget(parse_quantity(values[0]), "carbon_budget marker")
+    except QuantityError as err:
+        raise QuantityError(f"{where}: carbon_budget marker: {err}") from None
 
 
 def how_obtained(probes: Iterable[Mapping[str, Any]], region: Mapping[str, Any] | None, kind: str) -> str:

@@ -113,6 +113,19 @@ def _output_path(text: str) -> str:
     return str(path)
 
 
+def _quantity(text: str) -> Any:
+    """An energy or a CO2e mass ("50 J", "5 g"); parsed by units, imported here lazily (it imports this module)."""
+    from pytest_carbon.units import parse_quantity
+
+    return parse_quantity(text)
+
+
+def _percent(text: str) -> float:
+    from pytest_carbon.units import parse_percent
+
+    return parse_percent(text)
+
+
 @dataclass(frozen=True)
 class Option:
     """One option: its flag, ini name and environment variable derive from ``name``."""
@@ -215,6 +228,52 @@ OPTIONS: tuple[Option, ...] = (
         "BOOL",
     ),
     Option("carbon_top", _non_negative_int, 10, "number of tests listed in the summary (0: none)", "N"),
+    Option(
+        "carbon_budget",
+        _quantity,
+        None,
+        'fail the run when the session\'s energy ("50 J", "2 Wh") or CO2e ("5 g") exceeds LIMIT',
+        "LIMIT",
+    ),
+    Option(
+        "carbon_test_budget",
+        _quantity,
+        None,
+        'budget of every test without a carbon_budget marker: an energy ("2 J") or a CO2e mass ("5 mg")',
+        "LIMIT",
+    ),
+    Option(
+        "carbon_budget_mode",
+        _choice("fail", "warn"),
+        "fail",
+        "what an exceeded budget does: fail (the test, or the run for the session budget) or warn",
+        "MODE",
+    ),
+    Option("carbon_compare", _text, "", "a previous JSON report to compare this run with (the baseline)", "PATH"),
+    Option(
+        "carbon_compare_fail",
+        _percent,
+        None,
+        'fail the run when the session or a test uses more than PERCENT over the baseline ("15%")',
+        "PERCENT",
+    ),
+    Option(
+        "carbon_compare_metric",
+        _choice("energy", "co2"),
+        "energy",
+        "what the baseline comparison checks: energy (default; the region may differ between runs) or co2",
+        "METRIC",
+    ),
+    Option("carbon_junit", _output_path, None, "write a JUnit XML file with each test's energy and CO2e", "PATH"),
+    Option("carbon_markdown", _output_path, None, "write a Markdown summary for a pull request", "PATH"),
+    Option("carbon_csv", _output_path, None, "write a CSV with CodeCarbon's emissions.csv columns", "PATH"),
+    Option(
+        "carbon_github_summary",
+        _bool,
+        True,
+        "under GitHub Actions, append the Markdown summary to the job summary and annotate budget failures",
+        "BOOL",
+    ),
     Option(
         "carbon_period",
         _positive_float,

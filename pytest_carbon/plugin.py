@@ -81,3 +81,6 @@ def pytest_configure(config: pytest.Config) -> None:
     session = CarbonSession(config, values, origins)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "carbon-session")
+    from pytest_carbon.gate import CarbonGate
+
+    config.pluginmanager.register(CarbonGate(config, session), "carbon-gate")

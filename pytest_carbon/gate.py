@@ -1,0 +1,236 @@
+"""The CI gate inside pytest: budgets, the baseline comparison and the CI artefacts.
+
+Registered by ``plugin.pytest_configure`` when ``--carbon`` is on. A test's budget is checked at
+the end of its call phase, on the figures of its set-up and call so far (like pytest-memray's
+limits): a test over budget fails there with the reason. The report's budget verdicts, written
+at the end of the session, use each test's full figures (tear-down included). Under
+pytest-xdist each worker checks its own tests; the budget in force rides on the call report to
+the controller, which writes the verdicts, the comparison and the artefacts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_carbon.budget import Budget, BudgetResult, Mode, budget_from, check, evaluate, how_obtained, marker_budget
+from pytest_carbon.units import Quantity, QuantityError
+
+if TYPE_CHECKING:
+    from pytest_carbon.compare import Comparison, Metric
+    from pytest_carbon.session import CarbonSession
+
+BUDGET_KEY = pytest.StashKey["Budget | None"]()
+
+
+def _github_escape(text: str, *, prop: bool = False) -> str:
+    """Escape a workflow-command value (GitHub's rules: %, CR, LF; and : , in properties)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+class CarbonGate:
+    """Budgets, comparison and artefacts for one pytest process."""
+
+    def __init__(self, config: pytest.Config, session: CarbonSession) -> None:
+        self.config = config
+        self.carbon = session
+        options = session.options
+        self.mode: Mode = "warn" if options.get("carbon_budget_mode") == "warn" else "fail"
+        self.session_budget = self._budget(options.get("carbon_budget"), "--carbon-budget")
+        self.default_budget = self._budget(options.get("carbon_test_budget"), "carbon_test_budget")
+        self.baseline_path: str = options.get("carbon_compare") or ""
+        self.baseline: dict[str, Any] | None = None
+        self.budgets: dict[str, Budget] = {}
+        self.result: BudgetResult | None = None
+        self.comparison: Comparison | None = None
+        self.written: list[str] = []
+        self.errors: list[str] = []
+        self.pytest_session: pytest.Session | None = None
+        self._how: dict[str, str] = {}
+        if self.baseline_path and not hasattr(config, "workerinput"):
+            from pytest_carbon.commands.report import load_report
+
+            try:
+                self.baseline = load_report(self.baseline_path)
+            except ValueError as err:
+                raise pytest.UsageError(f"pytest-carbon: --carbon-compare: {err}") from None
+
+    def _budget(self, value: Any, origin: str) -> Budget | None:
+        if value is None:
+            return None
+        if isinstance(value, Quantity):
+            return Budget(value, origin)
+        try:
+            return budget_from(str(value), origin)
+        except QuantityError as err:
+            raise pytest.UsageError(f"pytest-carbon: {err}") from None
+
+    # ------------------------------------------------------------------ per test
+
+    def budget_of(self, item: pytest.Item) -> Budget | None:
+        """The item's budget: its closest carbon_budget marker, else the default; QuantityError for a bad marker."""
+        marker = item.get_closest_marker("carbon_budget")
+        if marker is not None:
+            return marker_budget(marker.args, marker.kwargs, item.nodeid)
+        return self.default_budget
+
+    def _how_for(self, kind: str) -> str:
+        if kind not in self._how:
+            region = self.carbon.region.to_dict() if self.carbon.region is not None else {}
+            self._how[kind] = how_obtained(self.carbon.probe_descriptions, region, kind)
+        return self._how[kind]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        try:
+            budget = self.budget_of(item)
+        except QuantityError as err:
+            report.outcome = "failed"
+            report.longrepr = str(err)
+            return report
+        if budget is None:
+            return report
+        # the budget in force travels with the report (to the controller under xdist)
+        report.carbon_budget = {"limit": budget.limit.text, "origin": budget.origin}  # type: ignore[attr-defined]
+        figures = self.carbon.figures_now(item)
+        verdict = check(item.nodeid, figures, budget, self._how_for(budget.kind), self.mode)
+        if verdict.exceeded:
+            if self.mode == "fail" and report.passed and not hasattr(report, "wasxfail"):
+                report.outcome = "failed"
+                report.longrepr = verdict.text()
+            else:
+                report.sections.append(("carbon budget", verdict.text()))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "carbon_budget", None)
+        if report.when != "call" or not isinstance(data, dict):
+            return
+        try:
+            self.budgets[report.nodeid] = budget_from(str(data["limit"]), str(data["origin"]))
+        except (QuantityError, KeyError):
+            return
+
+    # ------------------------------------------------------------------ end
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
+
+    def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
+        """Add budget verdicts and the comparison to the report, write the artefacts, set the exit code."""
+        if self.session_budget is not None or self.budgets or self.default_budget is not None:
+            self.result = evaluate(
+                report, session_budget=self.session_budget, test_budgets=self.budgets, mode=self.mode
+            )
+        if self.baseline is not None:
+            from pytest_carbon.compare import compare
+
+            metric: Metric = "co2" if self.carbon.options.get("carbon_compare_metric") == "co2" else "energy"
+            self.comparison = compare(
+                self.baseline, report, threshold=self.carbon.options.get("carbon_compare_fail"), metric=metric
+            )
+            report["comparison"] = self.comparison.to_dict()
+        self._write_artefacts(report)
+        failed = (self.result is not None and self.result.fails) or (
+            self.comparison is not None and self.comparison.fails
+        )
+        session = self.pytest_session
+        if failed and session is not None and int(session.exitstatus) == int(pytest.ExitCode.OK):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_artefacts(self, report: dict[str, Any]) -> None:
+        options = self.carbon.options
+        top = int(options.get("carbon_top") or 10)
+        jobs: list[tuple[str | None, Any]] = []
+        from pytest_carbon.reports import csv as csv_report
+        from pytest_carbon.reports import junit, markdown
+
+        jobs.append((options.get("carbon_junit"), lambda p: junit.write_junit(report, p)))
+        jobs.append((options.get("carbon_markdown"), lambda p: markdown.write_markdown(report, p, top=top)))
+        jobs.append((options.get("carbon_csv"), lambda p: csv_report.write_csv(report, p)))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary and options.get("carbon_github_summary", True):
+            jobs.append((summary, lambda p: markdown.append_markdown(report, p, top=top)))
+        for path, write in jobs:
+            if not path:
+                continue
+            try:
+                write(path)
+                self.written.append(path)
+            except OSError as err:
+                self.errors.append(f"could not write {path}: {err.strerror or err}")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.result is None and self.comparison is None and not self.errors and not self.written:
+            return
+        write = terminalreporter.write_line
+        if self.comparison is not None:
+            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top") or 10)):
+                write(line)
+        for path in self.written:
+            if path != os.environ.get("GITHUB_STEP_SUMMARY"):
+                write(f"carbon report: {path}")
+        for error in self.errors:
+            write(f"error: {error}")
+        if self.result is not None:
+            for line in self.result.lines():
+                write(line)
+            if os.environ.get("GITHUB_ACTIONS") == "true" or (
+                os.environ.get("GITHUB_STEP_SUMMARY") and self.carbon.options.get("carbon_github_summary", True)
+            ):
+                for line in self.annotations():
+                    write(line)
+        final = self.final_line()
+        if final:
+            write(final, red=True, bold=True)
+
+    def annotations(self) -> list[str]:
+        """GitHub Actions error annotations, one per budget exceeded in mode fail."""
+        if self.result is None or self.mode != "fail":
+            return []
+        lines = []
+        for verdict in self.result.exceeded_tests:
+            where = ""
+            if verdict.file:
+                where = f" file={_github_escape(verdict.file, prop=True)}"
+                if verdict.line:
+                    where += f",line={verdict.line}"
+            title = _github_escape("carbon budget exceeded", prop=True)
+            message = _github_escape(f"{verdict.subject}: {verdict.text()}")
+            lines.append(f"::error{where},title={title}::{message}" if where else f"::error title={title}::{message}")
+        if self.result.session is not None and self.result.session.exceeded:
+            lines.append(f"::error title=carbon budget exceeded::{_github_escape(self.result.session.text())}")
+        return lines
+
+    def final_line(self) -> str | None:
+        """The closing line when budgets or the comparison fail the run."""
+        reasons = []
+        if self.result is not None and self.result.fails:
+            count = len(self.result.exceeded_tests)
+            if count:
+                reasons.append(f"{count} test(s) over their carbon budget")
+            if self.result.session is not None and self.result.session.exceeded:
+                reasons.append(
+                    f"session {self.result.session.measured_text()} over its budget of "
+                    f"{self.result.session.budget.limit_text()}"
+                )
+        if self.comparison is not None and self.comparison.fails:
+            reasons.append(
+                f"{self.comparison.metric} regression over {self.comparison.threshold * 100:g}% against "
+                f"{self.baseline_path}"
+            )
+        if not reasons:
+            return None
+        return "carbon gate FAILED: " + "; ".join(reasons)
