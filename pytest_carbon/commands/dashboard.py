@@ -1,0 +1,41 @@
+"""``pytest-carbon dashboard -o DIR``: write the static dashboard site from the history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pytest_carbon.commands.store import add_store_argument
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the command."""
+    add_store_argument(parser)
+    parser.add_argument("-o", "--output", metavar="DIR", required=True, help="folder to write the site into")
+    parser.add_argument("--top", metavar="N", type=int, default=15, help="tests listed per project (default 15)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the site; print where index.html is."""
+    from pytest_carbon.dashboard import write_dashboard
+    from pytest_carbon.store import StoreError, open_store, url_from_env
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        print(f"pytest-carbon dashboard: {out} is a file; give a folder with -o", file=sys.stderr)
+        return 2
+    if args.top < 0:
+        print("pytest-carbon dashboard: --top is a whole number of 0 or more", file=sys.stderr)
+        return 2
+    try:
+        with open_store(url_from_env(args.store), Path.cwd()) as store:
+            index = write_dashboard(store, out, top=args.top)
+    except StoreError as err:
+        print(f"pytest-carbon dashboard: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"pytest-carbon dashboard: cannot write into {out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    print(f"wrote {index}")
+    return 0
