@@ -142,7 +142,7 @@ class Meter:
         scope: str = "process",
         processes: int = 1,
         threads: int | None = None,
-        on_probe_error: Callable[[Probe, Exception], None] | None = None,
+        on_probe_error: Callable[[Probe, Exception], Sequence[Probe]] | None = None,
     ) -> None:
         self.probes = list(probes)
         self.period_s = period_s
@@ -280,7 +280,8 @@ class Meter:
         kind = "" if isinstance(err, ProbeError) else f"{type(err).__name__}: "
         self.failed_probes[probe.name] = f"{kind}{err}"
         if self._on_probe_error is not None:
-            self._on_probe_error(probe, err)
+            # replacements (started already) take over from the next interval on
+            self.probes.extend(self._on_probe_error(probe, err))
 
     # ---- attribution
 

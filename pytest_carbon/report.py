@@ -101,10 +101,17 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
                 (d["components"] for d in session.probe_descriptions if d["name"] == name),
                 [],
             )
-            missing.append(
-                f"probe {name} failed during the session ({why}); {', '.join(comps) or 'its'} energy "
-                "after that point is missing from every figure"
-            )
+            what = ", ".join(comps) or "its"
+            if name in session.replacements:
+                missing.append(
+                    f"probe {name} failed during the session ({why}); from then on {what} energy is "
+                    f"estimated by the {session.replacements[name]} probe instead of measured"
+                )
+            else:
+                missing.append(
+                    f"probe {name} failed during the session ({why}); {what} energy after that point "
+                    "is missing from every figure"
+                )
     covered = {c for d in session.probe_descriptions for c in d["components"]}
     if not covered & {"cpu", "ram"}:
         missing.append("no probe covered the CPU or memory: energy figures are 0")

@@ -60,6 +60,8 @@ class CarbonSession:
         self.problems: list[str] = []
         self.probes: list[Probe] = []
         self.probe_descriptions: list[dict[str, Any]] = []
+        #: failed probe's name -> the probe that took over its components
+        self.replacements: dict[str, str] = {}
         self.region: Any = None
         self._factor: float | None = None
         self.started_at = time.time()
@@ -113,8 +115,27 @@ class CarbonSession:
             period_s=self.options["carbon_period"],
             scope=self.options["carbon_scope"],
             processes=processes,
+            on_probe_error=self._replace_failed_probe,
         )
         self.meter.start()
+
+    def _replace_failed_probe(self, probe: Probe, err: Exception) -> list[Probe]:
+        """Estimate with the power model what a failed counter measured, from now on."""
+        assert self.meter is not None
+        covered = {c for p in self.meter.probes for c in p.components}
+        lost = tuple(c for c in probe.components if c in ("cpu", "ram") and c not in covered)
+        if not lost or self.options["carbon_probe"] == "none":
+            return []
+        try:
+            from pytest_carbon.probes.model import ModelProbe
+
+            replacement = ModelProbe(components=lost)
+            replacement.start()
+        except Exception:  # no model either: the figures stay missing, and the report says so
+            return []
+        self.replacements[probe.name] = replacement.name
+        self.probe_descriptions.append(self._describe(replacement))
+        return [replacement]
 
     @staticmethod
     def _describe(probe: Probe) -> dict[str, Any]:
