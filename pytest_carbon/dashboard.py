@@ -49,7 +49,9 @@ def render_dashboard(store: Store, top: int = 15) -> tuple[str, dict[str, str]]:
         f'<p class="sub">{len(runs)} stored runs of {len(by_project)} projects'
         + (f", newest {esc(runs[0]['started_at'])}" if runs else "")
         + ". Figures are CO2e of the test runs, from the energy pytest-carbon metered or estimated.</p>",
-        "<h2>Organisation total</h2>",
+        "<h2>Organisation total"
+        + (f": {esc(next(iter(by_org)))}" if len(by_org) == 1 and None not in {r["organisation"] for r in runs} else "")
+        + "</h2>",
         cards(
             [
                 ("CO2e, all runs", format_co2(total_co2_g)),

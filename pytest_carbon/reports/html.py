@@ -210,6 +210,10 @@ def tests_table(tests: Sequence[Mapping[str, Any]], limit: int) -> str:
     )
 
 
+def _status(budget: Any) -> str | None:
+    return str(budget.get("status")) if isinstance(budget, Mapping) else None
+
+
 def budget_summary(report: Mapping[str, Any]) -> str:
     """The session budget (if any) and how many test budgets held or were exceeded."""
     parts = []
@@ -225,6 +229,19 @@ def budget_summary(report: Mapping[str, Any]) -> str:
         exceeded = sum(1 for b in budgets if b.get("status") == "exceeded")
         css = "exceeded" if exceeded else "ok"
         parts.append(f'<p class="{css}">Test budgets: {len(budgets) - exceeded} held, {exceeded} exceeded.</p>')
+        over = [t for t in report.get("tests") or [] if _status(t.get("budget")) == "exceeded"]
+        if over:
+            parts.append(
+                "<ul>"
+                + "".join(
+                    f'<li><code>{esc(t.get("nodeid"))}</code>: <span class="exceeded">exceeded</span> '
+                    f"{esc(format_energy(float(t.get('energy_j') or 0.0)))}, "
+                    f"{esc(format_co2(float(t.get('co2_g') or 0.0)))}, budget {esc(t['budget'].get('limit'))}</li>"
+                    for t in over[:20]
+                )
+                + ("<li>...</li>" if len(over) > 20 else "")
+                + "</ul>"
+            )
     return "".join(parts)
 
 
