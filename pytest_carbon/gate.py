@@ -53,6 +53,8 @@ class CarbonGate:
         self.errors: list[str] = []
         self.pytest_session: pytest.Session | None = None
         self._how: dict[str, str] = {}
+        #: budgets already parsed, by (limit text, origin): most tests share one
+        self._parsed: dict[tuple[str, str], Budget] = {}
         if self.baseline_path and not hasattr(config, "workerinput"):
             from pytest_carbon.commands.report import load_report
 
@@ -118,9 +120,16 @@ class CarbonGate:
         if report.when != "call" or not isinstance(data, dict):
             return
         try:
-            self.budgets[report.nodeid] = budget_from(str(data["limit"]), str(data["origin"]))
-        except (QuantityError, KeyError):
+            key = (str(data["limit"]), str(data["origin"]))
+        except KeyError:
             return
+        budget = self._parsed.get(key)
+        if budget is None:
+            try:
+                budget = self._parsed[key] = budget_from(*key)
+            except QuantityError:
+                return
+        self.budgets[report.nodeid] = budget
 
     # ------------------------------------------------------------------ end
 
