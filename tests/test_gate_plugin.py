@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 
+import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 from markdown_it import MarkdownIt
+
+from pytest_carbon.reports.json import schema
 
 TESTS = """
 import time
@@ -74,6 +77,7 @@ def test_marker_budget_fails_the_heavy_test_only(carbon_pytester: pytest.Pyteste
         ]
     )
     report = json.loads(json_path.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema())
     by_name = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
     assert by_name["test_heavy"]["budget"]["status"] == "exceeded"
     assert by_name["test_heavy"]["outcome"] == "failed"
@@ -141,6 +145,7 @@ def test_baseline_regression(carbon_pytester: pytest.Pytester) -> None:
         ["session: * -> * (+*, +*%): regression", "carbon gate FAILED: energy regression over 15% against *base.json"]
     )
     report = json.loads(new_path.read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema())
     assert report["comparison"]["session"]["regressed"] is True
     assert report["comparison"]["failed"] is True
     report_only = run(carbon_pytester, f"--carbon-compare={base_path}")
