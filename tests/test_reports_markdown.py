@@ -102,3 +102,12 @@ def test_append_keeps_what_was_there(tmp_path: Path) -> None:
     append_markdown(make_report(), path)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# earlier step\n") and MARKER in text
+
+
+def test_country_recommendation_skips_zero_figures() -> None:
+    tip = recommendation(make_report(region=FR))
+    if tip is None:
+        pytest.skip("the intensity tables (pytest_carbon.intensity) are not available")
+    match = re.search(r"\(.*?, ([0-9.]+) g/kWh", tip)
+    assert match, tip
+    assert 0 < float(match.group(1)) < float(str(FR["intensity_g_per_kwh"]))

@@ -162,9 +162,19 @@ def recommendation(report: dict[str, Any]) -> str | None:
     except ImportError:
         return None
     try:
-        candidates = greener_than(str(code), 5)
+        candidates = greener_than(str(code), 50)
     except Exception:  # a recommendation is a courtesy: never fail a report for it
         return None
+    base_year = region.get("year")
+
+    def plausible(row: dict[str, Any]) -> bool:
+        # a figure of 0 g/kWh or an old year is more likely a gap in the data than a clean grid
+        if float(row.get("intensity_g_per_kwh") or 0.0) <= 0.0:
+            return False
+        year = row.get("year")
+        return not (isinstance(base_year, int) and isinstance(year, int) and year < base_year - 1)
+
+    candidates = [c for c in candidates if plausible(c)]
     if not candidates:
         return None
     is_cloud = region.get("table") == "cloud_regions"
@@ -180,7 +190,7 @@ def recommendation(report: dict[str, Any]) -> str | None:
     pue = float(region.get("pue") or 1.0)
     there_g = energy_j / 3.6e6 * pue * float(best["intensity_g_per_kwh"])
     here_g = float(report["session"]["co2_g"])
-    where = "the same provider's cleanest region" if is_cloud else "a cleaner grid"
+    where = "the same provider's cleanest region" if is_cloud else "a cleaner grid for the CI runners"
     return (
         f"💡 {where}: {escape(str(best['code']))} ({escape(str(best.get('name')))}, "
         f"{best['intensity_g_per_kwh']} g/kWh, {escape(str(best.get('source')))} {best.get('year') or ''}) "
