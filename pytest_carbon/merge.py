@@ -42,6 +42,14 @@ def _parse_time(text: Any, where: str) -> datetime:
         raise ValueError(f"{where} is {text!r}; it should read like 2026-11-29T03:00:00Z") from None
 
 
+def _entry_copy(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a test entry: its nested values (components, budget, subtests) are flat, so one level deep."""
+    return {
+        key: dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+        for key, value in entry.items()
+    }
+
+
 def _check_shard(report: Mapping[str, Any], name: str) -> None:
     """Refuse a shard that lacks the figures a merge adds up, naming what is missing."""
     if not isinstance(report, Mapping):
@@ -303,7 +311,7 @@ def merge_reports(reports: list[dict[str, Any]], names: list[str]) -> dict[str, 
     tests: list[dict[str, Any]] = []
     for name, report, region in zip(names, reports, regions, strict=True):
         for test in report["tests"]:
-            tests.append({**copy.deepcopy(test), "shard": name, "region": region.get("code")})
+            tests.append({**_entry_copy(test), "shard": name, "region": region.get("code")})
     _flag_duplicates(tests, warnings)
 
     wall_span_s = max(0.0, (max(finished) - min(started)).total_seconds())

@@ -269,6 +269,9 @@ def test_merge_reports_keeps_what_the_shards_say() -> None:
     assert all(t["duplicate"] is True for t in merged["tests"])
     assert len(merged["warnings"]) == 1 and "t.py::a (shards a, b)" in merged["warnings"][0]
 
+    merged["tests"][0]["components_j"]["cpu"] = -1.0  # the merge copies: the shards are left as they were
+    assert a["tests"][0]["components_j"]["cpu"] == pytest.approx(0.9)
+
     again = merge_reports([a, a], ["first", "second"])
     assert any("same run id" in w and "counted 2 times" in w for w in again["warnings"])
 
