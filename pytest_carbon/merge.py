@@ -311,7 +311,12 @@ def merge_reports(reports: list[dict[str, Any]], names: list[str]) -> dict[str, 
     tests: list[dict[str, Any]] = []
     for name, report, region in zip(names, reports, regions, strict=True):
         for test in report["tests"]:
-            tests.append({**_entry_copy(test), "shard": name, "region": region.get("code")})
+            entry = _entry_copy(test)
+            if isinstance(entry.get("shard"), str):  # a merged report merged again keeps where each test ran
+                entry["shard"] = f"{name}/{entry['shard']}"
+            else:
+                entry["shard"], entry["region"] = name, region.get("code")
+            tests.append(entry)
     _flag_duplicates(tests, warnings)
 
     wall_span_s = max(0.0, (max(finished) - min(started)).total_seconds())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 from conftest import load_report
 from reportdata import AWS_IE, FR, factor, make_report
@@ -305,3 +305,24 @@ def test_mixed_region_totals_keep_the_identity_for_many_shards() -> None:
     co2_g = sum(r["session"]["co2_g"] for r in reports)
     assert energy_j / 3.6e6 * region["pue"] * region["intensity_g_per_kwh"] == pytest.approx(co2_g, rel=1e-12)
     assert 1.0 <= region["pue"] <= 1.4
+
+
+def test_a_merged_report_merges_again() -> None:
+    fr = make_report([("t.py::a", 1.0)], region=FR, run_id="1" * 32)
+    ie = make_report([("t.py::b", 2.0)], region=AWS_IE, run_id="2" * 32)
+    de = make_report([("t.py::c", 3.0)], region={**FR, "code": "DE", "intensity_g_per_kwh": 329.65}, run_id="3" * 32)
+    inner = merge_reports([fr, ie], ["paris", "dublin"])
+    outer = merge_reports([inner, de], ["europe", "berlin"])
+    _validate(outer)
+    assert [(t["shard"], t["region"]) for t in outer["tests"]] == [
+        ("europe/paris", "FR"),
+        ("europe/dublin", "aws:eu-west-1"),
+        ("berlin", "DE"),
+    ]
+    flat = merge_reports([fr, ie, de], ["paris", "dublin", "berlin"])
+    for key in ("energy_j", "co2_g", "tests_energy_j", "unattributed_energy_j"):
+        assert outer["session"][key] == pytest.approx(flat["session"][key], rel=1e-12)
+    region = outer["region"]
+    assert outer["session"]["energy_j"] / 3.6e6 * region["pue"] * region["intensity_g_per_kwh"] == pytest.approx(
+        flat["session"]["co2_g"], rel=1e-12
+    )
