@@ -153,6 +153,7 @@ class Meter:
         self._read_cpu, self._read_mem = machine_readers()
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
+        self._walls: list[int] = []  # the samples' wall clocks, for bisect
         self._anchor: tuple[int, int, float] | None = None  # wall_ns, cpu_ns, machine busy_s
         self._others_busy_per_s = 0.0
         self._ram_used_gb = 0.0
@@ -241,6 +242,7 @@ class Meter:
                 sample.load = load
                 sample.energy = self._read_probes(load)
             self._samples.append(sample)
+            self._walls.append(wall)
 
     def _read_machine(self, wall: int, cpu: int) -> None:
         """Update the busy rate of other processes and the memory in use."""
@@ -281,7 +283,8 @@ class Meter:
         self.failed_probes[probe.name] = f"{kind}{err}"
         if self._on_probe_error is not None:
             # replacements (started already) take over from the next interval on
-            self.probes.extend(self._on_probe_error(probe, err))
+            with contextlib.suppress(Exception):  # a failing fallback must not stop the sampler
+                self.probes.extend(self._on_probe_error(probe, err) or ())
 
     # ---- attribution
 
@@ -352,18 +355,24 @@ class Meter:
         interval whose clocks disagree.
         """
         self.sample(machine=False)
-        with self._lock:
-            samples = list(self._samples)
+        fig = TestFigures()
+        with self._lock:  # a few intervals' work; the lists are not copied
+            samples = self._samples
+            walls = self._walls
             phases = self._phases
             mine: list[tuple[int, int, int, int]] = []
             i = len(phases) - 5
             while i >= 0 and phases[i] == test_index:
                 mine.append((phases[i + 1], phases[i + 2], phases[i + 3], phases[i + 4]))
                 i -= 5
-        fig = TestFigures()
-        walls = [s.wall_ns for s in samples]
+            self._charge_phases(fig, samples, walls, mine)
+        return fig
+
+    def _charge_phases(
+        self, fig: TestFigures, samples: list[Sample], walls: list[int], phases: list[tuple[int, int, int, int]]
+    ) -> None:
         cache: dict[int, tuple[dict[str, float], dict[str, float], float, float]] = {}
-        for t0, t1, c0, c1 in mine:
+        for t0, t1, c0, c1 in phases:
             fig.duration_s += (t1 - t0) / 1e9
             fig.cpu_time_s += max(c1 - c0, 0) / 1e9
             for k, w, c in self._pieces(samples, walls, t0, t1, c0, c1):
@@ -376,7 +385,6 @@ class Meter:
                 w_frac = min(w / wall_s, 1.0) if wall_s > 0 else 0.0
                 c_frac = min(c / cpu_s, 1.0) if cpu_s > 0 else 0.0
                 self._charge(fig, static, dynamic, w_frac, c_frac)
-        return fig
 
     def attribute(self, n_tests: int) -> tuple[list[TestFigures], Totals]:
         """Charge every recorded phase; return per-test figures and the session's totals."""
@@ -403,7 +411,7 @@ class Meter:
         pieces: list[tuple[int, int, float, float]] = []
         wall_sum = [0.0] * n
         cpu_sum = [0.0] * n
-        walls = [s.wall_ns for s in samples]
+        walls = list(self._walls)
         for i in range(0, len(phases), 5):
             test, t0, t1, c0, c1 = phases[i : i + 5]
             fig = figures[test]

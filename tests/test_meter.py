@@ -80,7 +80,7 @@ class FailingProbe(Probe):
 
 def test_a_probe_that_fails_is_dropped_and_named() -> None:
     seen = []
-    meter = Meter([FailingProbe(), FixedProbe()], period_s=0.01, on_probe_error=lambda p, e: seen.append(p.name))
+    meter = Meter([FailingProbe(), FixedProbe()], period_s=0.01, on_probe_error=lambda p, e: seen.append(p.name) or [])
     run(meter, [("sleep", 0.06)])
     _, totals = meter.attribute(1)
     assert meter.failed_probes == {"flaky": "counter vanished"}
