@@ -11,6 +11,16 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner sessions must not see the outer run's carbon settings or CI job summary."""
+    from pytest_carbon.config import ENABLE, OPTIONS
+
+    for option in (ENABLE, *OPTIONS):
+        monkeypatch.delenv(option.env, raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def carbon_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose inner sessions meter with a fixed-power probe and a known region."""
