@@ -37,7 +37,8 @@ def normalise(name: str | None) -> str:
     """Canonical form of a CPU model name ("" when nothing of it is left)."""
     if not name:
         return ""
-    text = unicodedata.normalize("NFKC", name)
+    # the symbols go first: NFKC would turn "™" into the letters "TM"
+    text = unicodedata.normalize("NFKC", re.sub("[®™©]", " ", name))
     text = _TRADEMARKS.sub(" ", text)
     text = _AT_CLOCK.sub(" ", text)
     text = _PARENS.sub(" ", text)
