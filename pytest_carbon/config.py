@@ -275,6 +275,17 @@ OPTIONS: tuple[Option, ...] = (
         "BOOL",
     ),
     Option(
+        "carbon_store",
+        _text,
+        "",
+        "history of runs: postgresql://USER@HOST/DB (password in PGPASSWORD), sqlite:///PATH or a path "
+        "(empty: .carbon/history.sqlite under the root folder; off: no history)",
+        "URL",
+    ),
+    Option("carbon_project", _text, "", "project name in the history (empty: pyproject's name or the folder)", "NAME"),
+    Option("carbon_organisation", _text, "", "organisation the runs belong to in the history", "NAME"),
+    Option("carbon_html", _output_path, None, "write an HTML page of the run (self-contained)", "PATH"),
+    Option(
         "carbon_period",
         _positive_float,
         0.5,

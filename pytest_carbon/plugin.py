@@ -84,3 +84,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_carbon.gate import CarbonGate
 
     config.pluginmanager.register(CarbonGate(config, session), "carbon-gate")
+    from pytest_carbon.history import CarbonHistory
+
+    config.pluginmanager.register(CarbonHistory(config, values), "carbon-history")

@@ -58,9 +58,10 @@ class PostgresStore(Store):
         self._psycopg = psycopg
         try:
             self.conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, application_name="pytest-carbon")
-        except psycopg.Error as err:
-            raise self._fail(err, "connecting to") from None
-        except Exception as err:  # a malformed URL raises ProgrammingError or ValueError
+        except Exception as err:
+            if isinstance(err, psycopg.OperationalError) or type(err).__name__ == "OperationalError":
+                raise self._fail(err, "connecting to") from None
+            # a malformed URL raises ProgrammingError or ValueError
             raise StoreError(
                 f"cannot use the history URL {self.where}: {scrub(str(err), *self._secrets)}; "
                 "write it as postgresql://USER@HOST:PORT/DATABASE with the password in PGPASSWORD"
@@ -122,7 +123,7 @@ class PostgresStore(Store):
             raise self._fail(err, "reading") from None
 
     def _fail(self, err: Exception, doing: str) -> StoreError:
-        text = scrub(str(err).strip(), *self._secrets)
+        text = " ".join(scrub(str(err), *self._secrets).split())
         hint = ""
         low = text.lower()
         if "password authentication failed" in low or "no password supplied" in low:
@@ -131,10 +132,7 @@ class PostgresStore(Store):
             hint = "; is the server running and reachable from this machine?"
         elif "does not exist" in low and "database" in low:
             hint = "; create the database first (createdb NAME)"
-        return StoreError(
-            f"{doing} the history at {self.where} failed: {text}{hint}. "
-            "Store a saved report later with `pytest-carbon store push REPORT.json`"
-        )
+        return StoreError(f"{doing} the history at {self.where} failed: {text}{hint}")
 
     def close(self) -> None:
         """Close the connection."""

@@ -149,7 +149,7 @@ class SQLiteStore(Store):
             raise self._fail(err, "reading") from None
 
     def _fail(self, err: Exception, doing: str) -> StoreError:
-        text = str(err)
+        text = " ".join(str(err).split())
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return StoreError(
                 f"the history {self.path} is not a SQLite database or is damaged ({text}): move it away "
@@ -158,8 +158,8 @@ class SQLiteStore(Store):
             )
         if _is_locked(err):
             return StoreError(
-                f"the history {self.path} stayed locked by another process ({text}); "
-                "store this run later with `pytest-carbon store push REPORT.json`"
+                f"the history {self.path} stayed locked by another process ({text}) for "
+                f"{ATTEMPTS} attempts of {BUSY_TIMEOUT_S:g} s"
             )
         if "readonly" in text or "unable to open" in text:
             return StoreError(

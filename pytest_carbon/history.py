@@ -1,0 +1,112 @@
+"""Plugin part that records each run in the history store and writes the single-run HTML page.
+
+Registered by ``plugin.pytest_configure`` when ``--carbon`` is on. Only the process that builds
+the final report writes (a serial run, or the xdist controller; never a worker). A store that
+cannot be used never changes the run's outcome: the summary says why the run was not stored and
+how to store it later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class CarbonHistory:
+    """Records the final report in the history and writes ``--carbon-html``."""
+
+    def __init__(self, config: pytest.Config, options: Mapping[str, Any]) -> None:
+        self.config = config
+        self.options = dict(options)
+        self.root = Path(str(config.rootpath))
+        self.stored_in: str | None = None
+        self.not_stored: str | None = None
+        self.html_written: str | None = None
+        self.html_error: str | None = None
+
+    @property
+    def store_url(self) -> str | None:
+        """The history URL, or None when the store is turned off ("off")."""
+        url = str(self.options.get("carbon_store") or "").strip()
+        return None if url.lower() in ("off", "none", "false", "0", "no") else url
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
+        """Write the HTML page and record the run, once every other plugin has added to the report."""
+        if hasattr(config, "workerinput"):
+            return
+        html_path = self.options.get("carbon_html")
+        if html_path:
+            from pytest_carbon.reports.html import write_html
+
+            try:
+                write_html(report, html_path, top=max(int(self.options.get("carbon_top") or 10), 20))
+                self.html_written = str(html_path)
+            except OSError as err:
+                self.html_error = f"could not write the HTML page to {html_path}: {err.strerror or err}"
+        url = self.store_url
+        if url is None:
+            return
+        self.stored_in, self.not_stored = record_report(
+            report,
+            url,
+            self.root,
+            project=self.options.get("carbon_project") or None,
+            organisation=self.options.get("carbon_organisation") or None,
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        """Say where the run was stored, or why not and how to store it later (after the carbon summary)."""
+        result = yield
+        quiet = self.config.get_verbosity() < 0
+        for line in self.summary_lines():
+            if quiet and not line.startswith(("error:", "history: this run was NOT")):
+                continue  # -q keeps the carbon summary to one line unless something went wrong
+            terminalreporter.write_line(line)
+        return result
+
+    def summary_lines(self) -> list[str]:
+        """The history's lines of the terminal summary."""
+        lines = []
+        if self.html_written:
+            lines.append(f"HTML page: {self.html_written}")
+        if self.html_error:
+            lines.append(f"error: {self.html_error}")
+        if self.stored_in:
+            lines.append(f"history: run stored in {self.stored_in}")
+        if self.not_stored:
+            json_path = self.options.get("carbon_json")
+            later = (
+                f"`pytest-carbon store push {json_path}` can store it later"
+                if json_path
+                else "write the report with --carbon-json=PATH, and `pytest-carbon store push PATH` can store it"
+            )
+            lines.append(f"history: this run was NOT stored: {self.not_stored}. {later}")
+        return lines
+
+
+def record_report(
+    report: dict[str, Any],
+    url: str,
+    root: Path,
+    project: str | None = None,
+    organisation: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Record ``report`` in the history at ``url``: (where it was stored, None) or (None, why not)."""
+    from pytest_carbon.store import StoreError, open_store
+
+    try:
+        store = open_store(url or None, root)
+    except StoreError as err:
+        return None, str(err)
+    try:
+        store.record(report, project=project, organisation=organisation)
+        return store.where, None
+    except StoreError as err:
+        return None, str(err)
+    finally:
+        store.close()
