@@ -156,14 +156,14 @@ def test_subtests(subtests):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
-def test_probe_failing_mid_session_keeps_the_run(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        """
+FLAKY_CONFTEST = """
+import pytest
 from pytest_carbon.probes.base import ComponentEnergy, Probe, ProbeError
 
 class Flaky(Probe):
     name = "flaky"
     components = ("cpu",)
+    measured = True
     reads = 0
     def read(self, load):
         Flaky.reads += 1
@@ -171,24 +171,44 @@ class Flaky(Probe):
             raise ProbeError("the counter went away")
         return [ComponentEnergy("cpu", 5.0 * load.duration_s, 0.0, True, self.name)]
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_carbon_probes(config):
     return [Flaky()]
 """
-    )
-    pytester.makepyfile(
-        """
+
+SLOW_TESTS = """
 import time
 import pytest
 @pytest.mark.parametrize("i", range(10))
 def test_slow(i):
     time.sleep(0.02)
 """
-    )
+
+
+def test_a_failing_counter_is_replaced_by_the_model(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(FLAKY_CONFTEST)
+    pytester.makepyfile(SLOW_TESTS)
     result, report = run_json(pytester, "--carbon-period=0.01")
     assert result.ret == 0
     result.assert_outcomes(passed=10)
-    out = result.stdout.str()
-    assert out.count("the counter went away") == 1
+    assert result.stdout.str().count("the counter went away") == 1
+    (line,) = [m for m in report["missing"] if "flaky" in m]
+    assert "estimated by the model probe" in line
+    probes = {p["name"]: p for p in report["machine"]["probes"]}
+    assert probes["flaky"]["error"] == "the counter went away"
+    assert probes["model"]["components"] == ["cpu"]
+    assert probes["model"]["measured"] is False
+    # the later tests ran after the failure and are still charged for the CPU
+    assert report["tests"][-1]["components_j"]["cpu"] > 0
+
+
+def test_a_failing_counter_without_fallback_leaves_figures_missing(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(FLAKY_CONFTEST)
+    pytester.makepyfile(SLOW_TESTS)
+    result, report = run_json(pytester, "--carbon-period=0.01", "--carbon-probe=none")
+    assert result.ret == 0
+    result.assert_outcomes(passed=10)
+    assert result.stdout.str().count("the counter went away") == 1
     assert any("flaky" in m and "missing" in m for m in report["missing"])
     assert report["machine"]["probes"][0]["error"] == "the counter went away"
 
