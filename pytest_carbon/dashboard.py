@@ -7,6 +7,7 @@ the full page of each project's latest run. No script, no network: charts are in
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ def render_dashboard(store: Store, top: int = 15) -> tuple[str, dict[str, str]]:
         report = store.report(latest["id"])
         if report is not None:
             body.append(run_section(report, top, heading="h3"))
-            file_name = f"runs/{latest['id']}.html"
+            # the run id is data from a report: keep only safe characters in the file name
+            file_name = "runs/" + re.sub(r"[^A-Za-z0-9_-]", "_", str(latest["id"]))[:80] + f"-{index}.html"
             pages[file_name] = render_html(report, top=50)
             body.append(f'<p><a href="{esc(file_name)}">The whole page of this run</a></p>')
         body.append("</section>")

@@ -182,3 +182,12 @@ def test_empty_store_dashboard(tmp_path: Path) -> None:
     with open_store(None, tmp_path) as store:
         index = write_dashboard(store, tmp_path / "site")
     assert "The history is empty" in index.read_text()
+
+
+def test_run_id_cannot_escape_the_site_folder(tmp_path: Path) -> None:
+    report = make_report(run_id="../../escaped")
+    with open_store(None, tmp_path) as store:
+        store.record(report)
+        write_dashboard(store, tmp_path / "site")
+    assert not (tmp_path / "escaped.html").exists()
+    assert [p.parent.name for p in (tmp_path / "site").rglob("*.html")].count("runs") == 1
