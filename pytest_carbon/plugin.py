@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=option.name,
             default=None,
             metavar=option.metavar,
-            help=f"{option.help} (ini: {option.name}, env: {option.env})",
+            # argparse formats help with %: a literal per cent sign must be doubled
+            help=f"{option.help} (ini: {option.name}, env: {option.env})".replace("%", "%%"),
         )
         parser.addini(option.name, option.help, default="")
 

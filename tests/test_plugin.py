@@ -369,3 +369,14 @@ def test_schema_ships_in_the_package() -> None:
 
     assert (Path(pytest_carbon.__file__).parent / "report.schema.json").is_file()
     assert schema()["properties"]["schema_version"]["const"] == 1
+
+
+def test_help_lists_every_option_with_its_twins(pytester: pytest.Pytester) -> None:
+    from pytest_carbon.config import OPTIONS
+
+    result = pytester.runpytest("--help")
+    assert result.ret == 0
+    out = result.stdout.str()
+    for option in OPTIONS:
+        assert option.flag in out
+        assert option.env in out
