@@ -55,13 +55,47 @@ class CarbonGate:
         self._how: dict[str, str] = {}
         #: budgets already parsed, by (limit text, origin): most tests share one
         self._parsed: dict[tuple[str, str], Budget] = {}
-        if self.baseline_path and not hasattr(config, "workerinput"):
+        if self.baseline_path == "last" and not hasattr(config, "workerinput"):
+            self.baseline = self._last_stored_run()
+        elif self.baseline_path and not hasattr(config, "workerinput"):
             from pytest_carbon.commands.report import load_report
 
             try:
                 self.baseline = load_report(self.baseline_path)
             except ValueError as err:
                 raise pytest.UsageError(f"pytest-carbon: --carbon-compare: {err}") from None
+
+    def _last_stored_run(self) -> dict[str, Any] | None:
+        """The last complete stored run of this project and branch, for ``--carbon-compare=last``."""
+        import os
+        from pathlib import Path
+
+        from pytest_carbon.runinfo import git_facts, project_name
+        from pytest_carbon.store import StoreError, open_store
+
+        options = self.carbon.options
+        if options.get("carbon_store") == "off":
+            self.errors.append("--carbon-compare=last needs the history store, which is off: no comparison")
+            return None
+        root = Path(str(self.config.rootpath))
+        project = project_name(root, options.get("carbon_project") or None)
+        branch = git_facts(root, os.environ)["branch"]
+        try:
+            store = open_store(options.get("carbon_store") or None, root)
+            try:
+                baseline = store.last_report(project, branch)
+            finally:
+                store.close()
+        except StoreError as err:
+            self.errors.append(f"--carbon-compare=last: the history could not be read ({err}): no comparison")
+            return None
+        if baseline is None:
+            self.errors.append(
+                f"--carbon-compare=last: no stored run of {project} on branch {branch or '(any)'} yet: no comparison"
+            )
+        else:
+            self.baseline_path = f"the last stored run ({baseline['run']['id'][:12]})"
+        return baseline
 
     def _budget(self, value: Any, origin: str) -> Budget | None:
         if value is None:
