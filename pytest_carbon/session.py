@@ -184,8 +184,8 @@ class CarbonSession:
             item.stash[INDEX_KEY] = index
         return index
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+    def _phase(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Meter one phase of ``item`` around the hook implementations inside this wrapper."""
         index = self._index(item)
         meter = self.meter
         assert meter is not None
@@ -194,28 +194,21 @@ class CarbonSession:
             return (yield)
         finally:
             meter.end_phase(index)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._phase(item))
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        index = self._index(item)
-        meter = self.meter
-        assert meter is not None
-        meter.begin_phase()
-        try:
-            return (yield)
-        finally:
-            meter.end_phase(index)
+        return (yield from self._phase(item))
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        index = self._index(item)
-        meter = self.meter
-        assert meter is not None
-        meter.begin_phase()
         try:
-            return (yield)
+            return (yield from self._phase(item))
         finally:
-            meter.end_phase(index)
+            index = self._index(item)
             if self._junit or self.role == "worker":
                 # a worker sends each test's figures with its last report, so that a worker
                 # that dies later loses nothing it had finished
