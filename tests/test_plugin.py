@@ -380,3 +380,22 @@ def test_help_lists_every_option_with_its_twins(pytester: pytest.Pytester) -> No
     for option in OPTIONS:
         assert option.flag in out
         assert option.env in out
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"schema_version": 1, "tests": []},
+        {"tests": [{"nodeid": "a", "x": 1.5}]},
+        {"schema_version": 1, "run": {"id": "x"}, "tests": [{"nodeid": 't"<é>\n', "e": 1e-9}, {"nodeid": "b"}]},
+        {"schema_version": 1},
+    ],
+)
+def test_json_text_round_trips(report: dict) -> None:
+    import json
+
+    from pytest_carbon.reports.json import dumps
+
+    text = dumps(report)
+    assert json.loads(text) == report
+    assert list(json.loads(text)) == list(report)
