@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_carbon import __version__
+from pytest_carbon.meter import TestFigures
 from pytest_carbon.probes.base import COMPONENTS
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
 
 SCHEMA_VERSION = 1
+_DONE = TestFigures()  # stands in for per-test figures already turned into report entries
 
 
 def iso_utc(timestamp: float) -> str:
@@ -65,8 +67,10 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     tests_energy_j = 0.0
     missing = []
     no_figures = []
-    for index, (record, fig) in enumerate(zip(session.tests, session.figures, strict=True)):
-        figures = session._test_entry_figures(fig)
+    per_test = session.figures
+    for index, record in enumerate(session.tests):
+        figures = session._test_entry_figures(per_test[index])
+        per_test[index] = _DONE  # the entry replaces it: a large session is not held twice
         if session.role == "controller":
             received = session.received.get(index)
             if received is None:

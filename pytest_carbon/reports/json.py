@@ -6,19 +6,20 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces) to ``path`` through a temporary file in the same folder and a rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            fh.writelines([text] if isinstance(text, str) else text)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -26,25 +27,34 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
-def dumps(report: dict[str, Any]) -> str:
-    """The report as JSON text: indented, with one test a line.
+def _chunks(report: dict[str, Any]) -> Iterator[str]:
+    """The report's JSON text in pieces: indented, with one test a line.
 
     Indented output goes through the json module's pure-Python encoder (about 30 microseconds
-    a test); the tests, the bulk of a large report, are encoded one line each by the C encoder.
+    a test); the tests, the bulk of a large report, are encoded one line each by the C encoder,
+    and yielded one by one so that a large report is never held twice in memory.
     """
     head = {key: value for key, value in report.items() if key != "tests"}
     text = json.dumps(head, indent=2, ensure_ascii=False, allow_nan=False)
     if "tests" not in report:
-        return text + "\n"
-    lines = [json.dumps(t, ensure_ascii=False, allow_nan=False, separators=(", ", ": ")) for t in report["tests"]]
-    tests = "[\n    " + ",\n    ".join(lines) + "\n  ]" if lines else "[]"
-    prefix = text[:-2] + ",\n" if head else "{\n"
-    return f'{prefix}  "tests": {tests}\n}}\n'
+        yield text + "\n"
+        return
+    yield (text[:-2] + ",\n" if head else "{\n") + '  "tests": ['
+    separator = "\n    "
+    for test in report["tests"]:
+        yield separator + json.dumps(test, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+        separator = ",\n    "
+    yield ("\n  ]" if report["tests"] else "]") + "\n}\n"
+
+
+def dumps(report: dict[str, Any]) -> str:
+    """The report as JSON text: indented, with one test a line."""
+    return "".join(_chunks(report))
 
 
 def write_json(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write the report atomically: a reader never sees half a file."""
-    write_text_atomic(path, dumps(report))
+    write_text_atomic(path, _chunks(report))
 
 
 def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
