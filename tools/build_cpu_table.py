@@ -88,6 +88,9 @@ def build(source: Path) -> tuple[str, int, int]:
     writer.writerow(["name", "tdp_w"])
     for folded in sorted(best):
         name, tdp_w = best[folded]
+        if "," in name or '"' in name:
+            # the plugin splits each line at its last comma, without a CSV parser
+            raise SystemExit(f"a CPU name with a comma or a quote cannot be shipped: {name!r}")
         writer.writerow([name, f"{tdp_w:g}"])
     return out.getvalue(), len(best), merged
 

@@ -8,11 +8,10 @@ case-insensitive match of two normalised names; nothing is guessed by similarity
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 import unicodedata
-from importlib import resources
+from pathlib import Path
 
 TABLE_FILE = "cpu_tdp.csv"
 
@@ -71,13 +70,27 @@ def key(name: str | None) -> str:
     return normalise(name).casefold()
 
 
+def _table_text() -> str:
+    # straight from the package folder when it is one (importlib.resources alone costs ~10 ms to import)
+    path = Path(__file__).resolve().parent.parent / "data" / TABLE_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("pytest_carbon.data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+
+
 @functools.cache
 def _table() -> dict[str, float]:
-    # loaded on first lookup only: 4,000-odd rows cost a few milliseconds
-    text = resources.files("pytest_carbon.data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+    # loaded on first lookup only; the names hold no comma or quote (tools/build_cpu_table.py
+    # writes them), so each line splits at its last comma
     table: dict[str, float] = {}
-    for row in csv.DictReader(text.splitlines()):
-        table[row["name"].casefold()] = float(row["tdp_w"])
+    lines = _table_text().splitlines()
+    if lines[0] != "name,tdp_w":
+        raise ValueError(f"unexpected header in {TABLE_FILE}: {lines[0]!r}")
+    for line in lines[1:]:
+        name, _, tdp_w = line.rpartition(",")
+        table[name.casefold()] = float(tdp_w)
     return table
 
 
