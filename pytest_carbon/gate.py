@@ -122,53 +122,21 @@ class CarbonGate:
             self._how[kind] = how_obtained(self.carbon.probe_descriptions, region, kind)
         return self._how[kind]
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when != "call":
-            return report
-        try:
-            budget = self.budget_of(item)
-        except QuantityError as err:
-            report.outcome = "failed"
-            report.longrepr = str(err)
-            return report
-        if budget is None:
-            return report
-        # the budget in force travels with the report (to the controller under xdist)
-        report.carbon_budget = {"limit": budget.limit.text, "origin": budget.origin}  # type: ignore[attr-defined]
-        figures = self.carbon.figures_now(item)
-        verdict = check(item.nodeid, figures, budget, self._how_for(budget.kind), self.mode)
-        if verdict.exceeded:
-            if self.mode == "fail" and report.passed and not hasattr(report, "wasxfail"):
-                report.outcome = "failed"
-                report.longrepr = verdict.text()
-            else:
-                report.sections.append(("carbon budget", verdict.text()))
-        return report
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "carbon_budget", None)
-        if report.when != "call" or not isinstance(data, dict):
-            return
-        try:
-            key = (str(data["limit"]), str(data["origin"]))
-        except KeyError:
-            return
-        budget = self._parsed.get(key)
-        if budget is None:
-            try:
-                budget = self._parsed[key] = budget_from(*key)
-            except QuantityError:
-                return
-        self.budgets[report.nodeid] = budget
-
-    # ------------------------------------------------------------------ end
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # the per-test hooks cost every test a few pluggy calls: only where a budget can apply
+        if self.default_budget is not None or any(
+            item.get_closest_marker("carbon_budget") is not None for item in session.items
+        ):
+            self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.pytest_session = session
+        if self.config.pluginmanager.has_plugin("dsession"):
+            # an xdist controller runs no test itself: it reads the budgets on the workers' reports
+            self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
+
+    # ------------------------------------------------------------------ end
 
     def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
         """Add budget verdicts and the comparison to the report, write the artefacts, set the exit code."""
@@ -277,3 +245,55 @@ class CarbonGate:
         if not reasons:
             return None
         return "carbon gate FAILED: " + "; ".join(reasons)
+
+
+class TestBudgets:
+    """Per-test budget checks; registered only when some test can have a budget."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, gate: CarbonGate) -> None:
+        self.gate = gate
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        try:
+            budget = self.gate.budget_of(item)
+        except QuantityError as err:
+            report.outcome = "failed"
+            report.longrepr = str(err)
+            return report
+        if budget is None:
+            return report
+        # the budget in force travels with the report (to the controller under xdist)
+        report.carbon_budget = {"limit": budget.limit.text, "origin": budget.origin}  # type: ignore[attr-defined]
+        figures = self.gate.carbon.figures_now(item)
+        verdict = check(item.nodeid, figures, budget, self.gate._how_for(budget.kind), self.gate.mode)
+        if verdict.exceeded:
+            if self.gate.mode == "fail" and report.passed and not hasattr(report, "wasxfail"):
+                report.outcome = "failed"
+                report.longrepr = verdict.text()
+            else:
+                report.sections.append(("carbon budget", verdict.text()))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "carbon_budget", None)
+        if report.when != "call" or not isinstance(data, dict):
+            return
+        try:
+            key = (str(data["limit"]), str(data["origin"]))
+        except KeyError:
+            return
+        budget = self.gate._parsed.get(key)
+        if budget is None:
+            try:
+                budget = self.gate._parsed[key] = budget_from(*key)
+            except QuantityError:
+                return
+        self.gate.budgets[report.nodeid] = budget
