@@ -219,6 +219,8 @@ class CarbonSession:
                     item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.passed and report.when != "call" and self.role != "controller":
+            return  # a passed set-up or tear-down changes nothing: the common case, kept cheap
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         index = self._keys.get((report.nodeid, worker))
