@@ -399,3 +399,17 @@ def test_json_text_round_trips(report: dict) -> None:
     text = dumps(report)
     assert json.loads(text) == report
     assert list(json.loads(text)) == list(report)
+
+
+def test_json_report_is_readable_by_others(carbon_pytester: pytest.Pytester) -> None:
+    import os
+    import stat
+
+    carbon_pytester.makepyfile("def test_a(): pass")
+    path = carbon_pytester.path / "carbon.json"
+    old = os.umask(0o022)
+    try:
+        carbon_pytester.runpytest("--carbon", f"--carbon-json={path}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
     """Write ``text`` (or its pieces) to ``path`` through a temporary file in the same folder and a rename."""
     target = Path(path)
@@ -20,6 +26,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.writelines([text] if isinstance(text, str) else text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; artefacts are not
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
