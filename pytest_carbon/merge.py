@@ -18,6 +18,7 @@ from typing import Any
 
 from pytest_carbon import __version__
 from pytest_carbon.report import SCHEMA_VERSION
+from pytest_carbon.reports.json import check_report
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -52,34 +53,24 @@ def _entry_copy(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_shard(report: Mapping[str, Any], name: str) -> None:
     """Refuse a shard that lacks the figures a merge adds up, naming what is missing."""
-    if not isinstance(report, Mapping):
-        raise ValueError(f"shard {name} is not a report (expected a JSON object)")
-    if report.get("schema_version") != SCHEMA_VERSION:
+    label = f"shard {name}"
+    if isinstance(report, Mapping) and report.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(
-            f"shard {name} has report schema version {report.get('schema_version')!r}; "
+            f"{label} has report schema version {report.get('schema_version')!r}; "
             f"this pytest-carbon merges version {SCHEMA_VERSION}"
         )
-    session = report.get("session")
-    if not isinstance(session, Mapping):
-        raise ValueError(f"shard {name} has no session figures: is it a full pytest-carbon report?")
+    check_report(report, label, finite=True)
+    session = report["session"]
     for key in _SESSION_SUMS:
         if not _number(session.get(key)):
-            raise ValueError(f"shard {name} has no number at session.{key}")
+            raise ValueError(f"{label} has no number at session.{key}")
     if not isinstance(session.get("components_j"), Mapping):
-        raise ValueError(f"shard {name} has no session.components_j")
+        raise ValueError(f"{label} has no session.components_j")
     run = report.get("run")
     if not isinstance(run, Mapping):
-        raise ValueError(f"shard {name} has no run section")
-    _parse_time(run.get("started_at"), f"shard {name}: run.started_at")
-    _parse_time(run.get("finished_at"), f"shard {name}: run.finished_at")
-    tests = report.get("tests")
-    if not isinstance(tests, list):
-        raise ValueError(f"shard {name} has no list of tests")
-    for index, test in enumerate(tests):
-        if not isinstance(test, Mapping) or not isinstance(test.get("nodeid"), str):
-            raise ValueError(f"shard {name}: tests[{index}] has no nodeid")
-        if not (_number(test.get("energy_j")) and _number(test.get("co2_g"))):
-            raise ValueError(f"shard {name}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
+        raise ValueError(f"{label} has no run section")
+    _parse_time(run.get("started_at"), f"{label}: run.started_at")
+    _parse_time(run.get("finished_at"), f"{label}: run.finished_at")
 
 
 def _common(values: Iterable[Any]) -> tuple[bool, Any]:

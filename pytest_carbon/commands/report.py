@@ -16,26 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", metavar="N", type=int, default=10, help="tests listed in the Markdown (default 10)")
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def load_report(path: str) -> dict[str, Any]:
     """Read a saved report and check the keys the renderers need; raise ValueError with a clear message."""
-    from pytest_carbon.reports.json import load_json
+    from pytest_carbon.reports.json import check_report, load_json
 
     report = load_json(path)
-    session = report.get("session")
-    if not isinstance(session, dict) or not all(_number(session.get(k)) for k in ("energy_j", "co2_g")):
-        raise ValueError(f"{path} has no session figures (session.energy_j, session.co2_g): is it a full report?")
-    tests = report.get("tests")
-    if not isinstance(tests, list):
-        raise ValueError(f"{path} has no list of tests")
-    for index, test in enumerate(tests):
-        if not isinstance(test, dict) or not isinstance(test.get("nodeid"), str):
-            raise ValueError(f"{path}: tests[{index}] has no nodeid")
-        if not all(_number(test.get(k)) for k in ("energy_j", "co2_g")):
-            raise ValueError(f"{path}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
+    check_report(report, path)
+    session = report["session"]
+    tests = report["tests"]
+    for test in tests:
         test.setdefault("duration_s", 0.0)
         test.setdefault("components_j", {})
     session.setdefault("duration_s", 0.0)

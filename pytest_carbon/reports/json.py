@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,36 @@ def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} has report schema version {data['schema_version']}; this pytest-carbon reads version 1"
         )
     return data
+
+
+def _number(value: Any, finite: bool) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return math.isfinite(value) or not finite
+
+
+def check_report(report: Any, label: str, *, finite: bool = False) -> None:
+    """Check the figures every reader of a saved report needs; raise ValueError naming ``label`` otherwise.
+
+    A report is a JSON object with numbers at ``session.energy_j`` and ``session.co2_g`` and a list
+    of tests, each with a string ``nodeid`` and numbers at ``energy_j`` and ``co2_g``. ``label`` (a
+    file path, "shard NAME") starts each message; ``finite`` refuses NaN and infinite figures too.
+    """
+    if not isinstance(report, Mapping):
+        raise ValueError(f"{label} is not a report (expected a JSON object)")
+    session = report.get("session")
+    if not isinstance(session, Mapping) or not all(_number(session.get(k), finite) for k in ("energy_j", "co2_g")):
+        raise ValueError(
+            f"{label} has no session figures (session.energy_j, session.co2_g): is it a full pytest-carbon report?"
+        )
+    tests = report.get("tests")
+    if not isinstance(tests, list):
+        raise ValueError(f"{label} has no list of tests")
+    for index, test in enumerate(tests):
+        if not isinstance(test, Mapping) or not isinstance(test.get("nodeid"), str):
+            raise ValueError(f"{label}: tests[{index}] has no nodeid")
+        if not all(_number(test.get(k), finite) for k in ("energy_j", "co2_g")):
+            raise ValueError(f"{label}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
 
 
 def schema() -> dict[str, Any]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pytest_carbon.reports.json import check_report as check_figures
+
 SCHEMA_VERSION = 1
 
 #: ``{real}`` is the SQL type of a floating-point column in each dialect
@@ -194,15 +196,10 @@ def check_report(report: Any) -> None:
     run = report.get("run")
     if not isinstance(run, Mapping) or not isinstance(run.get("id"), str) or not run["id"].strip():
         raise ReportError("the report has no run.id: is it a report written by pytest --carbon-json?")
-    session = report.get("session")
-    if not isinstance(session, Mapping) or not all(_number(session.get(k)) for k in ("energy_j", "co2_g")):
-        raise ReportError("the report has no session figures (session.energy_j, session.co2_g)")
-    tests = report.get("tests")
-    if not isinstance(tests, list):
-        raise ReportError("the report has no list of tests")
-    for index, test in enumerate(tests):
-        if not isinstance(test, Mapping) or not isinstance(test.get("nodeid"), str):
-            raise ReportError(f"tests[{index}] has no nodeid")
+    try:
+        check_figures(report, "the report")
+    except ValueError as err:
+        raise ReportError(str(err)) from err
 
 
 def run_row(report: Mapping[str, Any], project: str | None, organisation: str | None) -> tuple[Any, ...]:
