@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from loopback import serve, silent_port
 
 from pytest_carbon.intensity import resolve_region
 from pytest_carbon.intensity.detect import AZURE_ASSET_TAG, detect, provider_from_dmi, read_dmi
@@ -69,22 +69,15 @@ class Metadata(BaseHTTPRequestHandler):
 @pytest.fixture
 def metadata_url() -> Iterator[str]:
     Metadata.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Metadata)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(Metadata) as base:
+        yield base
 
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
     """A port that accepts connections (the kernel's backlog) and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
+    with silent_port() as base:
+        yield base
 
 
 def options(root: Path, url: str = "http://127.0.0.1:9", **extra: Any) -> dict[str, Any]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from loopback import serve, silent_port
 
 from pytest_carbon.intensity import apply_live, lookup
 from pytest_carbon.intensity.live import forget
@@ -95,21 +94,14 @@ def fresh() -> Iterator[None]:
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(Service) as base:
+        yield base
 
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
+    with silent_port() as base:
+        yield base
 
 
 def em(url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
