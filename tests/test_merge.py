@@ -164,6 +164,9 @@ def test_merged_budget_and_rendering(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Tests**: 6" in out and "merged shards: FR, DE" in out
+    # the duplicate test id is shown, and merged averages are rounded for display
+    assert any(line.startswith("- **Warning**") and "ran in more than one shard" in line for line in out.splitlines())
+    assert "g/kWh on average" in out
     cases = ElementTree.parse(tmp_path / "j.xml").getroot().iter("testcase")
     names = sorted(c.get("name", "") for c in cases if c.get("classname") != "pytest-carbon")  # that one: the budget
     assert len(names) == 6 and names.count("test_small") == 2

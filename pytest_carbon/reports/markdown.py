@@ -44,9 +44,19 @@ def _how(report: dict[str, Any]) -> str:
     return "; ".join(parts) or "no energy probe (figures are 0)"
 
 
+def _figure(value: Any) -> str:
+    """A figure for display: merged reports keep unrounded intensities and PUEs."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _region(region: dict[str, Any]) -> str:
     if not region:
         return "no region"
+    if region.get("source") == "merged":
+        return (
+            f"{escape(str(region.get('name') or 'merged shards'))}: "
+            f"{_figure(region.get('intensity_g_per_kwh'))} g/kWh on average, PUE {_figure(region.get('pue'))}"
+        )
     if not region.get("known", True):
         return (
             f"unknown: the world average {region.get('intensity_g_per_kwh')} g/kWh was used "
@@ -56,8 +66,8 @@ def _region(region: dict[str, Any]) -> str:
     live = ", live" if region.get("live") else ""
     return (
         f"{escape(str(region.get('code')))} ({escape(str(region.get('name') or region.get('table')))}), "
-        f"{region.get('intensity_g_per_kwh')} g/kWh{live} from {escape(str(region.get('intensity_source')))} "
-        f"{region.get('year') or ''}, PUE {region.get('pue')}; chosen by {escape(str(region.get('source')))}"
+        f"{_figure(region.get('intensity_g_per_kwh'))} g/kWh{live} from {escape(str(region.get('intensity_source')))} "
+        f"{region.get('year') or ''}, PUE {_figure(region.get('pue'))}; chosen by {escape(str(region.get('source')))}"
     )
 
 
@@ -219,6 +229,8 @@ def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
     ]
     for why in report.get("missing", []):
         lines.append(f"- **Missing**: {escape(why)}")
+    for warning in report.get("warnings", []):
+        lines.append(f"- **Warning**: {escape(str(warning))}")
     lines += _budget(report)
     lines += _comparison(report, top)
     lines += _tests_table(report, top)
