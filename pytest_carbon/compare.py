@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_carbon.units import format_co2, format_energy, format_percent
+from pytest_carbon.units import co2_g_per_j, format_co2, format_energy, format_percent
 
 Metric = Literal["energy", "co2"]
 
@@ -194,11 +194,6 @@ def _per_test(report: Mapping[str, Any], key: str) -> dict[str, float]:
     return totals
 
 
-def _factor(report: Mapping[str, Any]) -> float:
-    region = report.get("region") or {}
-    return float(region.get("intensity_g_per_kwh") or 0.0) * float(region.get("pue") or 1.0) / 3.6e6
-
-
 def _notes(base: Mapping[str, Any], new: Mapping[str, Any], metric: str) -> list[str]:
     notes = []
     base_region = (base.get("region") or {}).get("code")
@@ -233,7 +228,7 @@ def compare(
         raise ValueError(f"unknown metric {metric!r}: use energy or co2")
     limit = DEFAULT_THRESHOLD if threshold is None else threshold
     key = "energy_j" if metric == "energy" else "co2_g"
-    scale = 1.0 if metric == "energy" else _factor(new)
+    scale = 1.0 if metric == "energy" else co2_g_per_j(new.get("region") or {})
     session = Delta(
         "session",
         float(base["session"].get(key) or 0.0),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytest_carbon.units import J_PER_KWH
+
 #: US EPA, "Greenhouse Gas Emissions from a Typical Passenger Vehicle", EPA-420-F-23-014 (2023):
 #: about 400 g CO2 per mile for an average US passenger vehicle.
 CAR_G_PER_KM = 248.5
@@ -15,8 +17,6 @@ CAR_G_PER_KM = 248.5
 TV_W = 138.0 / 6.5
 #: US EIA, "How much electricity does an American home use?": 10,715 kWh a year (2020), 29.4 kWh a day.
 HOUSEHOLD_KWH_PER_DAY = 29.4
-
-J_PER_KWH = 3.6e6
 
 
 @dataclass(frozen=True, slots=True)

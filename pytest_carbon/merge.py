@@ -19,6 +19,7 @@ from typing import Any
 from pytest_carbon import __version__
 from pytest_carbon.report import SCHEMA_VERSION
 from pytest_carbon.reports.json import check_report
+from pytest_carbon.units import J_PER_KWH
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -91,7 +92,7 @@ def _shard_region(report: Mapping[str, Any]) -> dict[str, Any]:
         session = report["session"]
         energy_j = float(session["energy_j"])
         region["intensity_g_per_kwh"] = (
-            float(session["co2_g"]) * 3.6e6 / (energy_j * region["pue"]) if energy_j > 0 else 0.0
+            float(session["co2_g"]) * J_PER_KWH / (energy_j * region["pue"]) if energy_j > 0 else 0.0
         )
     region.setdefault("code", None)
     return region

@@ -271,9 +271,9 @@ class CarbonSession:
     def _co2_factor(self) -> float:
         """Grams of CO2e per joule for the session's region (intensity x PUE)."""
         if self._factor is None:
-            region = self.region.to_dict() if self.region is not None else {}
-            intensity = float(region.get("intensity_g_per_kwh") or 0.0)
-            self._factor = intensity * float(region.get("pue") or 1.0) / 3.6e6
+            from pytest_carbon.units import co2_g_per_j
+
+            self._factor = co2_g_per_j(self.region.to_dict() if self.region is not None else {})
         return self._factor
 
     # ------------------------------------------------------------------ end

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pytest_carbon.config import ConfigError
 
 Kind = Literal["energy", "co2"]
 
 J_PER_WH = 3600.0
+J_PER_KWH = 1e3 * J_PER_WH
+
+
+def co2_g_per_j(region: Mapping[str, Any]) -> float:
+    """Grams of CO2e per joule for a report's region: intensity (g/kWh) x PUE / 3.6e6 J per kWh."""
+    return float(region.get("intensity_g_per_kwh") or 0.0) * float(region.get("pue") or 1.0) / J_PER_KWH
+
 
 #: energy units, in joules
 ENERGY_UNITS_J: dict[str, float] = {
@@ -34,7 +42,7 @@ ENERGY_UNITS_J: dict[str, float] = {
     "mWh": 1e-3 * J_PER_WH,
     "Wh": J_PER_WH,
     "wh": J_PER_WH,
-    "kWh": 1e3 * J_PER_WH,
+    "kWh": J_PER_KWH,
     "kwh": 1e3 * J_PER_WH,
     "KWh": 1e3 * J_PER_WH,
     "MWh": 1e6 * J_PER_WH,

@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 from pytest_carbon.reports.json import write_text_atomic
+from pytest_carbon.units import J_PER_KWH
 
 COLUMNS: tuple[str, ...] = (
     "timestamp",
@@ -53,7 +54,6 @@ COLUMNS: tuple[str, ...] = (
     "pue",
 )
 
-J_PER_KWH = 3.6e6
 SESSION_ID = "session"
 
 

@@ -11,9 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_carbon.units import format_co2, format_energy
-
-J_PER_KWH = 3.6e6
+from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;

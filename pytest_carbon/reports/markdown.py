@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from pytest_carbon.reports.json import write_text_atomic
-from pytest_carbon.units import format_co2, format_energy
+from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
 
 MARKER = "<!-- pytest-carbon -->"
 #: characters that start Markdown or HTML syntax inside a table cell or a list item
@@ -198,7 +198,7 @@ def recommendation(report: dict[str, Any]) -> str | None:
         best = candidates[0]
     energy_j = float(report["session"]["energy_j"])
     pue = float(region.get("pue") or 1.0)
-    there_g = energy_j / 3.6e6 * pue * float(best["intensity_g_per_kwh"])
+    there_g = energy_j / J_PER_KWH * pue * float(best["intensity_g_per_kwh"])
     here_g = float(report["session"]["co2_g"])
     where = "the same provider's cleanest region" if is_cloud else "a cleaner grid for the CI runners"
     return (
