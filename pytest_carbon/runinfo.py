@@ -11,21 +11,13 @@ import platform
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_carbon.probes.base import Probe, ProbeError
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Probes that will meter the session, and the one-line problems met choosing them."""
-
-    probes: list[Probe]
-    problems: list[str] = field(default_factory=list)
+from pytest_carbon.probes.select import Selection, select_probes
 
 
 def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
@@ -42,10 +34,7 @@ def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
                 continue
             started.append(probe)
         return Selection(started, problems)
-    from pytest_carbon.probes.select import select_probes
-
-    chosen = select_probes(options["carbon_probe"], options, os.environ)
-    return Selection(list(chosen.probes), list(chosen.problems))
+    return select_probes(options["carbon_probe"], options, os.environ)
 
 
 def resolve_region(

@@ -58,7 +58,6 @@ class CarbonSession:
         self.tests: list[TestRecord] = []
         self.meter: Meter | None = None
         self.problems: list[str] = []
-        self.probes: list[Probe] = []
         self.probe_descriptions: list[dict[str, Any]] = []
         #: failed probe's name -> the probe that took over its components
         self.replacements: dict[str, str] = {}
@@ -104,14 +103,13 @@ class CarbonSession:
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
         selection = select(self.config, self.options)
-        self.probes = list(selection.probes)
         self.problems += selection.problems
-        self.probe_descriptions = [self._describe(p) for p in self.probes]
+        self.probe_descriptions = [self._describe(p) for p in selection.probes]
         processes = 1
         if self.role == "worker":
             processes = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
         self.meter = Meter(
-            self.probes,
+            selection.probes,
             period_s=self.options["carbon_period"],
             scope=self.options["carbon_scope"],
             processes=processes,
