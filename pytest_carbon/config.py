@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +73,10 @@ def _region_code(text: str) -> str:
     """A region code the shipped tables know (checked here so a typo stops the run at start-up)."""
     code = text.strip()
     if code:
-        from pytest_carbon.intensity import RegionError, lookup
+        from pytest_carbon.intensity.regions import RegionError, find_row
 
         try:
-            lookup(code)
+            find_row(code)
         except RegionError as err:
             raise ValueError(str(err).removeprefix("pytest-carbon: ")) from None
     return code
@@ -126,23 +125,26 @@ def _percent(text: str) -> float:
     return parse_percent(text)
 
 
-@dataclass(frozen=True)
 class Option:
-    """One option: its flag, ini name and environment variable derive from ``name``."""
+    """One option: its flag, ini name and environment variable derive from ``name``.
 
-    name: str  # "carbon_json" -> --carbon-json, ini carbon_json, PYTEST_CARBON_JSON
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-    metavar: str = "VALUE"
+    A plain slotted class, not a dataclass: the plugin module imports this one at every pytest
+    start, and a dataclass costs far more to create than the whole table of options.
+    """
 
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+    __slots__ = ("default", "env", "flag", "help", "metavar", "name", "parse")
 
-    @property
-    def env(self) -> str:
-        return "PYTEST_" + self.name.upper()
+    def __init__(self, name: str, parse: Callable[[str], Any], default: Any, help: str, metavar: str = "VALUE") -> None:
+        self.name = name  # "carbon_json" -> --carbon-json, ini carbon_json, PYTEST_CARBON_JSON
+        self.parse = parse
+        self.default = default
+        self.help = help
+        self.metavar = metavar
+        self.flag = "--" + name.replace("_", "-")
+        self.env = "PYTEST_" + name.upper()
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r})"
 
 
 #: The switch itself is special: ``--carbon`` takes no value, ``carbon = true`` in ini,
@@ -297,12 +299,17 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {opt.name: opt for opt in (ENABLE, *OPTIONS)}
 
 
-@dataclass(frozen=True)
 class Resolved:
     """A resolved value and where it came from ("command line", "ini", "environment", "default")."""
 
-    value: Any
-    origin: str
+    __slots__ = ("origin", "value")
+
+    def __init__(self, value: Any, origin: str) -> None:
+        self.value = value
+        self.origin = origin
+
+    def __repr__(self) -> str:
+        return f"Resolved({self.value!r}, {self.origin!r})"
 
 
 def resolve(
