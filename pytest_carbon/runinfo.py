@@ -44,15 +44,18 @@ def resolve_region(
 
     ``given`` is a region already resolved elsewhere (an xdist worker gets the controller's).
     """
-    from pytest_carbon.intensity import Region, apply_live
-    from pytest_carbon.intensity import resolve_region as resolve
-
     if given is not None:
+        from pytest_carbon.intensity.regions import Region
+
         return Region(**given)
+    from pytest_carbon.intensity.resolve import resolve_region as resolve
+
     values = dict(options)
     values["carbon_region_origin"] = origins.get("carbon_region", "default")
     region = resolve(values, os.environ)
     if values.get("carbon_live", "off") not in ("off", "", None):
+        from pytest_carbon.intensity.live import apply_live  # network code: only when live data is on
+
         region = apply_live(region, values, os.environ)
     return region
 

@@ -15,7 +15,6 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,8 +75,7 @@ def apply_live(region: Region, options: Mapping[str, Any], environ: Mapping[str,
         log.info("live intensity not used: %s", message)
         return region.with_note(f"Live intensity not used: {message}; the yearly figure is used.")
     source = figure.source + (" (cached)" if figure.cached else "")
-    return replace(
-        region,
+    return region._replace(
         intensity_g_per_kwh=figure.g_per_kwh,
         intensity_source=f"{source}, live at {figure.at}",
         year=_year(figure.at, region.year),

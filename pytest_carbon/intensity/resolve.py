@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from pytest_carbon.intensity import tables
-from pytest_carbon.intensity.detect import METADATA_TIMEOUT_S, METADATA_URL, detect
 from pytest_carbon.intensity.regions import Region, RegionError, lookup, unknown_region
 
 _WHERE = {
@@ -42,6 +40,9 @@ def resolve_region(options: Mapping[str, Any], environ: Mapping[str, str]) -> Re
             raise RegionError(f"pytest-carbon: {where}: " + str(err).removeprefix("pytest-carbon: ")) from None
     if not options.get("carbon_cloud_detect", True):
         return unknown_region(pue, "cloud detection is turned off")
+    # only here: a session with a given region never imports cloud detection
+    from pytest_carbon.intensity.detect import METADATA_TIMEOUT_S, METADATA_URL, detect
+
     found = detect(
         environ,
         sys_root=str(options.get("carbon_sys_root") or "/"),
@@ -56,6 +57,6 @@ def resolve_region(options: Mapping[str, Any], environ: Mapping[str, str]) -> Re
             region = lookup(f"{found.provider}:{found.region}", source=f"cloud:{found.provider} {found.how}", pue=pue)
         except RegionError:
             reason = f"{found.provider}:{found.region} was detected but is not in the shipped table"
-            return replace(unknown_region(pue, reason), source=f"cloud:{found.provider} {found.how}")
+            return unknown_region(pue, reason)._replace(source=f"cloud:{found.provider} {found.how}")
         return region.with_note(found.note)
     return unknown_region(pue, found.note)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import os
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -51,8 +52,15 @@ def read_table(name: str) -> list[dict[str, str]]:
 
 
 def _read_text(name: str) -> str:
-    # A plain folder is read directly: importlib.resources costs ~10 ms to import and ~3 ms on
-    # its first call, more than the whole region resolution may take. Zipped installs use it.
+    # An installed package has its data folder beside this one: read it straight from there, without
+    # importing anything (importlib.resources costs ~10 ms to import and ~3 ms on its first call, and
+    # the data package itself one more module through pytest's import hook).
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    beside = os.path.join(here, "intensity_data", name)
+    if os.path.isfile(beside):
+        with open(beside, encoding="utf-8") as fh:
+            return fh.read()
+    # a source checkout (the data folder sits outside the package), or a zipped install
     package = importlib.import_module("pytest_carbon.intensity_data")
     location = getattr(package, "__file__", None)
     if location and Path(location).parent.joinpath(name).is_file():
@@ -63,15 +71,16 @@ def _read_text(name: str) -> str:
 
 
 @cache
-def countries() -> dict[str, Row]:
-    """Countries keyed by upper-case alpha-2 code (the world row under ``WORLD``)."""
-    out: dict[str, Row] = {}
+def _countries_table() -> tuple[dict[str, Row], dict[str, str]]:
+    # both views of the countries file from one read and one parse
+    by_iso2: dict[str, Row] = {}
+    iso3: dict[str, str] = {}
     for r in read_table(COUNTRIES):
         iso2 = r["iso2"] or "WORLD"
-        table = "countries" if r["iso2"] else "world"
-        out[iso2] = Row(
-            table=table,
-            code=iso2 if r["iso2"] else "WORLD",
+        iso3[r["iso3"]] = iso2
+        by_iso2[iso2] = Row(
+            table="countries" if r["iso2"] else "world",
+            code=iso2,
             name=r["name"],
             g_per_kwh=float(r["g_per_kwh"]),
             year=int(r["year"]),
@@ -80,13 +89,17 @@ def countries() -> dict[str, Row]:
             zone=r["iso2"] or None,
             country=r["iso2"] or None,
         )
-    return out
+    return by_iso2, iso3
 
 
-@cache
+def countries() -> dict[str, Row]:
+    """Countries keyed by upper-case alpha-2 code (the world row under ``WORLD``)."""
+    return _countries_table()[0]
+
+
 def iso3_to_iso2() -> dict[str, str]:
     """Alpha-3 (upper case) -> alpha-2, for the countries the table covers."""
-    return {r["iso3"]: (r["iso2"] or "WORLD") for r in read_table(COUNTRIES)}
+    return _countries_table()[1]
 
 
 @cache
