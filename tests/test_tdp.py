@@ -74,3 +74,31 @@ def test_lookup_unknown(raw: str | None) -> None:
 
 def test_table_is_loaded_whole() -> None:
     assert table_size() > 4000
+
+
+def test_table_rows_are_sorted_and_unique_by_folded_name() -> None:
+    # the lookup bisects the text: tools/build_cpu_table.py must keep writing it in this order
+    from pytest_carbon.probes.tdp import _table_text
+
+    names = [line.rpartition(",")[0].casefold() for line in _table_text().splitlines()[1:]]
+    assert names == sorted(set(names))
+
+
+def test_lookup_without_parsing_agrees_with_the_parsed_table() -> None:
+    from pytest_carbon.probes.tdp import _table, _tdp_of
+
+    table = _table()
+    assert all(_tdp_of(name) == tdp_w for name, tdp_w in table.items())
+    for name in list(table)[::97]:  # names next to real ones, but not in the table
+        for near in (name + "x", name[:-1], " " + name, name + ",", name + "\n1"):
+            assert _tdp_of(near) == table.get(near)
+    assert _tdp_of("") is None
+
+
+def test_lookup_does_not_parse_the_table() -> None:
+    from pytest_carbon.probes import tdp
+
+    tdp._table.cache_clear()
+    tdp.lookup.cache_clear()
+    assert tdp.lookup("AMD EPYC 9654 96-Core Processor")[1] is not None
+    assert tdp._table.cache_info().currsize == 0

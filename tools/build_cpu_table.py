@@ -86,6 +86,7 @@ def build(source: Path) -> tuple[str, int, int]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "tdp_w"])
+    # one row per case-folded name, sorted by it: the plugin's lookup is a binary search over these lines
     for folded in sorted(best):
         name, tdp_w = best[folded]
         if "," in name or '"' in name:
