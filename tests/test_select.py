@@ -196,3 +196,30 @@ def test_permission_denied_gives_the_fix_once(tmp_path: Path) -> None:
     assert len(problems) == 1
     assert f"{counter}: permission denied" in problems[0]
     assert "udev" in problems[0] and "power model" in problems[0]
+
+
+def test_default_powercap_root_is_rapls() -> None:
+    from pytest_carbon.probes import rapl, select
+
+    assert select.DEFAULT_RAPL_ROOT == rapl.DEFAULT_ROOT
+
+
+def test_auto_does_not_import_counters_that_are_not_there(tmp_path: Path, no_driver: str) -> None:
+    _needs_model()
+    _skip_if_real_gpu(no_driver)
+    empty = tmp_path / "powercap"
+    empty.mkdir()
+    (empty / "dtpm").mkdir()  # a powercap tree with no RAPL zone
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pytest_carbon.probes.select import select_probes
+        for root in ({str(empty)!r}, {str(tmp_path / "none")!r}):
+            s = select_probes("auto", {{"carbon_rapl_root": root}}, {{}}, proc_root={no_driver!r})
+            print([p.name for p in s.probes], s.problems)
+        print(sorted(m for m in sys.modules if m in ("pytest_carbon.probes.rapl", "pytest_carbon.probes.nvml")))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["['model'] []", "['model'] []", "[]"]

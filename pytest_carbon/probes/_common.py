@@ -1,4 +1,4 @@
-"""What the counter probes share: the static/dynamic split, and "not on this machine".
+"""What the counter probes share: the static/dynamic split, "not on this machine", cheap presence checks.
 
 A counter measures the total energy of a domain. The static part of an interval is what the
 domain would have drawn idle over it; the idle power is estimated as the lowest average power
@@ -10,6 +10,7 @@ session the floor is still high, so the first intervals lean static; it only eve
 from __future__ import annotations
 
 import math
+import os
 
 from pytest_carbon.probes.base import ProbeError
 
@@ -48,3 +49,34 @@ class IdleFloor:
 
 class NotPresent(ProbeError):
     """The hardware this probe reads is not on this machine: a fact to report, not a fault."""
+
+
+#: where the NVML library is installed by the NVIDIA drivers of the usual distributions
+NVML_LIBRARY_PATHS = (
+    "/usr/lib/wsl/lib/libnvidia-ml.so.1",
+    "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/lib64/libnvidia-ml.so.1",
+    "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/local/nvidia/lib64/libnvidia-ml.so.1",
+)
+
+
+def nvml_possible(proc_root: str = "/proc", dev_root: str = "/dev") -> bool:
+    """True when an NVIDIA driver could be there (a few stat calls; no library is loaded)."""
+    if os.path.exists(os.path.join(proc_root, "driver", "nvidia", "version")):
+        return True
+    if os.path.exists(os.path.join(dev_root, "nvidiactl")):
+        return True
+    return any(os.path.exists(path) for path in NVML_LIBRARY_PATHS)
+
+
+def rapl_possible(root: str) -> bool:
+    """False when the powercap folder ``root`` cannot hold a RAPL zone (one listing; nothing is opened).
+
+    Every top-level RAPL zone has "rapl" in its name (``intel-rapl:0``, ``intel-rapl-mmio:0``); a
+    folder that cannot be listed has none that could be read either.
+    """
+    try:
+        return any("rapl" in entry for entry in os.listdir(root))
+    except OSError:
+        return False

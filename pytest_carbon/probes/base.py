@@ -5,13 +5,15 @@ every sample: the probe returns the energy that its components drew since its pr
 split into a static (idle) part and a dynamic (activity) part, for the whole machine.
 The sampler, not the probe, decides how much of that belongs to the pytest process and to
 each test.
+
+The value types are named tuples: immutable, and much cheaper to define at import than frozen
+dataclasses, which every metered session would pay for.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 COMPONENTS = ("cpu", "ram", "gpu")
 
@@ -20,8 +22,7 @@ class ProbeError(Exception):
     """A probe could not be started or read; the message says what to do about it."""
 
 
-@dataclass(frozen=True, slots=True)
-class MachineLoad:
+class MachineLoad(NamedTuple):
     """What the sampler saw of the machine over one interval."""
 
     duration_s: float
@@ -35,8 +36,7 @@ class MachineLoad:
     ram_used_gb: float
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentEnergy:
+class ComponentEnergy(NamedTuple):
     """Energy of one component over one interval, whole machine."""
 
     component: str  # one of COMPONENTS

@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 #: DMI vendor or product substrings (lower case) -> hypervisor name
 _DMI_HYPERVISORS = (
@@ -44,8 +44,7 @@ _ARM_PARTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class MachineSpec:
+class MachineSpec(NamedTuple):
     """The facts the power model needs about a machine."""
 
     cpu_model: str | None
@@ -66,8 +65,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class CpuInfo:
+class CpuInfo(NamedTuple):
     """What /proc/cpuinfo says."""
 
     model: str | None

@@ -13,9 +13,8 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 from pytest_carbon.probes.cpuinfo import MachineSpec, this_machine
@@ -30,8 +29,7 @@ class ModelInputError(ValueError):
     """An input to the power model is out of its domain; the message says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     """Modelled wall power of a machine at one load, in watts."""
 
     cpu_w: float  # everything but memory: CPU, board, fans, disks, power-supply losses
@@ -61,8 +59,7 @@ class Estimate:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Coefficients:
+class _Coefficients(NamedTuple):
     version: str
     levels: tuple[float, ...]
     coefs: tuple[tuple[float, ...], ...]
@@ -76,11 +73,22 @@ class _Coefficients:
     median_ape_pct: float
 
 
+def _model_text() -> str:
+    # straight from the package folder when it is one, as the TDP table is (importlib.resources
+    # costs milliseconds to import and on its first call)
+    path = Path(__file__).resolve().parent.parent / "data" / MODEL_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("pytest_carbon.data").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+
+
 @functools.cache
 def coefficients() -> _Coefficients:
     """The shipped model, loaded once."""
     try:
-        text = resources.files("pytest_carbon.data").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+        text = _model_text()
         doc = json.loads(text)
         host = doc["default_host_socket"]
         return _Coefficients(

@@ -13,31 +13,14 @@ import importlib
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_carbon.probes._common import IdleFloor, NotPresent
+from pytest_carbon.probes._common import nvml_possible as nvml_possible  # its home before; callers import it here
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 
 #: NVML's return code for "this device does not support the call" (nvml.h)
 NVML_ERROR_NOT_SUPPORTED = 3
-
-_LIBRARY_PATHS = (
-    "/usr/lib/wsl/lib/libnvidia-ml.so.1",
-    "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
-    "/usr/lib64/libnvidia-ml.so.1",
-    "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1",
-    "/usr/local/nvidia/lib64/libnvidia-ml.so.1",
-)
-
-
-def nvml_possible(proc_root: str = "/proc", dev_root: str = "/dev") -> bool:
-    """True when an NVIDIA driver could be there (a few stat calls; no library is loaded)."""
-    if os.path.exists(os.path.join(proc_root, "driver", "nvidia", "version")):
-        return True
-    if os.path.exists(os.path.join(dev_root, "nvidiactl")):
-        return True
-    return any(os.path.exists(path) for path in _LIBRARY_PATHS)
 
 
 def _text(value: Any) -> str:
@@ -46,8 +29,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Visible:
+class Visible(NamedTuple):
     """Which NVML indices ``CUDA_VISIBLE_DEVICES`` leaves visible, and what was ignored."""
 
     indices: list[int]
@@ -91,19 +73,21 @@ def visible_devices(environ: Mapping[str, str], uuids: list[str]) -> Visible:
     return Visible(chosen, notes)
 
 
-@dataclass
 class Gpu:
     """One visible GPU and its reading state."""
 
-    index: int
-    uuid: str
-    name: str
-    handle: Any
-    mode: str = "energy"  # "energy" (counter) or "power" (sampled and integrated)
-    last_mj: int = 0
-    last_power_mw: float = 0.0
-    dropped: int = 0
-    floor: IdleFloor = field(default_factory=IdleFloor)
+    __slots__ = ("dropped", "floor", "handle", "index", "last_mj", "last_power_mw", "mode", "name", "uuid")
+
+    def __init__(self, index: int, uuid: str, name: str, handle: Any, *, floor: IdleFloor | None = None) -> None:
+        self.index = index
+        self.uuid = uuid
+        self.name = name
+        self.handle = handle
+        self.mode = "energy"  # "energy" (counter) or "power" (sampled and integrated)
+        self.last_mj = 0
+        self.last_power_mw = 0.0
+        self.dropped = 0
+        self.floor = floor if floor is not None else IdleFloor()
 
 
 class NvmlProbe(Probe):

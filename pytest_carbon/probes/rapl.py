@@ -16,9 +16,8 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_carbon.probes._common import IdleFloor, NotPresent
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
@@ -46,22 +45,38 @@ def permission_message(path: str, root: str = DEFAULT_ROOT) -> str:
     )
 
 
-@dataclass
 class RaplDomain:
     """One counted RAPL domain: a package, its DRAM, or the platform (psys)."""
 
-    zone: str  # directory name, e.g. "intel-rapl:0" or "intel-rapl:0:1"
-    name: str  # content of ``name``: "package-0", "dram", "psys"
-    kind: str  # "package", "dram" or "psys"
-    component: str  # "cpu" or "ram"
-    path: Path  # the zone's directory
-    max_range_uj: int | None = None
-    # session state
-    fd: int = -1
-    last_uj: int = 0
-    wraps: int = 0
-    dropped: int = 0
-    floor: IdleFloor = field(default_factory=IdleFloor)
+    __slots__ = (
+        "component",
+        "dropped",
+        "fd",
+        "floor",
+        "kind",
+        "last_uj",
+        "max_range_uj",
+        "name",
+        "path",
+        "wraps",
+        "zone",
+    )
+
+    def __init__(
+        self, zone: str, name: str, kind: str, component: str, path: Path, max_range_uj: int | None = None
+    ) -> None:
+        self.zone = zone  # directory name, e.g. "intel-rapl:0" or "intel-rapl:0:1"
+        self.name = name  # content of ``name``: "package-0", "dram", "psys"
+        self.kind = kind  # "package", "dram" or "psys"
+        self.component = component  # "cpu" or "ram"
+        self.path = path  # the zone's directory
+        self.max_range_uj = max_range_uj
+        # session state
+        self.fd = -1
+        self.last_uj = 0
+        self.wraps = 0
+        self.dropped = 0
+        self.floor = IdleFloor()
 
     @property
     def label(self) -> str:
@@ -69,8 +84,7 @@ class RaplDomain:
         return self.name
 
 
-@dataclass
-class Discovery:
+class Discovery(NamedTuple):
     """What ``discover`` found: the domains to count, and why the others were left out."""
 
     root: str

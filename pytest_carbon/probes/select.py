@@ -16,21 +16,34 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_carbon.probes._common import NotPresent
+from pytest_carbon.probes._common import NotPresent, nvml_possible, rapl_possible
 from pytest_carbon.probes.base import Probe, ProbeError
 
 CHOICES = ("auto", "model", "rapl", "nvml", "none")
+#: the powercap folder (rapl.DEFAULT_ROOT, repeated here so that a machine without it never imports rapl)
+DEFAULT_RAPL_ROOT = "/sys/class/powercap"
 
 
-@dataclass(frozen=True)
 class Selection:
     """The started probes, and one-line messages to print once at start-up."""
 
-    probes: list[Probe] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    __slots__ = ("probes", "problems")
+
+    def __init__(self, probes: list[Probe] | None = None, problems: list[str] | None = None) -> None:
+        self.probes: list[Probe] = [] if probes is None else probes
+        self.problems: list[str] = [] if problems is None else problems
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Selection):
+            return NotImplemented
+        return self.probes == other.probes and self.problems == other.problems
+
+    __hash__ = None  # type: ignore[assignment]  # mutable lists inside, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Selection(probes={self.probes!r}, problems={self.problems!r})"
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -78,36 +91,38 @@ def select_probes(
     measured: set[str] = set()
 
     if choice in ("auto", "rapl", "nvml"):
-        from pytest_carbon.probes.rapl import RaplProbe
+        rapl_root = str(options.get("carbon_rapl_root") or "")
+        # a probe that is not on this machine is said only when it was asked for by name; otherwise a
+        # cheap look tells that it is absent, and its module is not even imported
+        if choice == "rapl" or rapl_possible(rapl_root or DEFAULT_RAPL_ROOT):
+            from pytest_carbon.probes.rapl import RaplProbe
 
-        rapl = RaplProbe(
-            str(options.get("carbon_rapl_root") or "") or None,
-            psys=bool(options.get("carbon_rapl_psys") or False),
-        )
-        try:
-            _start(rapl)
-        except NotPresent as err:
-            if choice == "rapl":
-                problems.append(f"{err}")
-        except ProbeError as err:
-            problems.append(str(err))
-        else:
-            probes.append(rapl)
-            measured.update(rapl.components)
+            rapl = RaplProbe(rapl_root or None, psys=bool(options.get("carbon_rapl_psys") or False))
+            try:
+                _start(rapl)
+            except NotPresent as err:
+                if choice == "rapl":
+                    problems.append(f"{err}")
+            except ProbeError as err:
+                problems.append(str(err))
+            else:
+                probes.append(rapl)
+                measured.update(rapl.components)
 
-        from pytest_carbon.probes.nvml import NvmlProbe
+        if choice == "nvml" or nvml_module is not None or nvml_possible(proc_root):
+            from pytest_carbon.probes.nvml import NvmlProbe
 
-        nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root)
-        try:
-            _start(nvml)
-        except NotPresent as err:
-            if choice == "nvml":
+            nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root)
+            try:
+                _start(nvml)
+            except NotPresent as err:
+                if choice == "nvml":
+                    problems.append(f"{err}; GPU energy is not measured")
+            except ProbeError as err:
                 problems.append(f"{err}; GPU energy is not measured")
-        except ProbeError as err:
-            problems.append(f"{err}; GPU energy is not measured")
-        else:
-            probes.append(nvml)
-            measured.add("gpu")
+            else:
+                probes.append(nvml)
+                measured.add("gpu")
 
     missing = tuple(c for c in ("cpu", "ram") if c not in measured)
     if missing:
