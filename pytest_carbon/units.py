@@ -7,11 +7,11 @@ an optional ``CO2e``/``CO2eq`` suffix. Anything else raises ``QuantityError`` wi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_carbon.config import ConfigError
 
@@ -67,19 +67,25 @@ _HELP = (
 )
 
 _NUMBER = r"(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-_UNIT = "|".join(re.escape(u) for u in sorted({*ENERGY_UNITS_J, *CO2_UNITS_G}, key=len, reverse=True))
-_QUANTITY_RE = re.compile(
-    rf"^\s*{_NUMBER}\s*(?P<unit>{_UNIT})(?:\s*(?P<co2>CO2e|CO2eq|CO₂e|CO₂eq|CO2-eq|co2e|co2eq))?\s*$"
-)
-_PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<pct>%?)\s*$")
+
+
+@functools.cache
+def _quantity_re() -> re.Pattern[str]:
+    # compiled on the first parse: most sessions only format figures
+    unit = "|".join(re.escape(u) for u in sorted({*ENERGY_UNITS_J, *CO2_UNITS_G}, key=len, reverse=True))
+    return re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>{unit})(?:\s*(?P<co2>CO2e|CO2eq|CO₂e|CO₂eq|CO2-eq|co2e|co2eq))?\s*$")
+
+
+@functools.cache
+def _percent_re() -> re.Pattern[str]:
+    return re.compile(rf"^\s*{_NUMBER}\s*(?P<pct>%?)\s*$")
 
 
 class QuantityError(ConfigError):
     """A quantity or percentage that cannot be read; the message shows what to write instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
+class Quantity(NamedTuple):
     """A parsed quantity: ``kind`` says energy (``value_si`` in J) or CO2e (``value_si`` in g)."""
 
     kind: Kind
@@ -102,7 +108,7 @@ def parse_quantity(text: str) -> Quantity:
     """Read an energy ("2 J", "1.5kWh") or a CO2e mass ("5 mg", "0.2 g CO2e")."""
     if not isinstance(text, str):
         raise QuantityError(f"expected a text such as {EXAMPLES}, got {type(text).__name__}")
-    match = _QUANTITY_RE.match(text)
+    match = _quantity_re().match(text)
     if match is None:
         shown = text.strip() or "an empty value"
         if shown != "an empty value":
@@ -146,7 +152,7 @@ def parse_percent(text: str) -> float:
 
     A bare number is always per cent, so "0.15" means 0.15 % (0.0015), never 15 %.
     """
-    match = _PERCENT_RE.match(text) if isinstance(text, str) else None
+    match = _percent_re().match(text) if isinstance(text, str) else None
     if match is None:
         raise QuantityError(
             f'cannot read "{str(text).strip()}" as a percentage; write for example "15%" or "15" (both 15 %), '
