@@ -1,11 +1,13 @@
 """The CI gate inside pytest: budgets, the baseline comparison and the CI artefacts.
 
-Registered by ``plugin.pytest_configure`` when ``--carbon`` is on. A test's budget is checked at
-the end of its call phase, on the figures of its set-up and call so far (like pytest-memray's
-limits): a test over budget fails there with the reason. The report's budget verdicts, written
-at the end of the session, use each test's full figures (tear-down included). Under
-pytest-xdist each worker checks its own tests; the budget in force rides on the call report to
-the controller, which writes the verdicts, the comparison and the artefacts.
+Made by ``plugin.GateOnDemand`` when ``--carbon`` is on and it can apply (a budget or compare
+option, an artefact to write, a test with a ``carbon_budget`` marker, the xdist controller).
+A test's budget is checked at the end of its call phase, on the figures of its set-up and call
+so far (like pytest-memray's limits): a test over budget fails there with the reason. The
+report's budget verdicts, written at the end of the session, use each test's full figures
+(tear-down included). Under pytest-xdist each worker checks its own tests; the budget in force
+rides on the call report to the controller, which writes the verdicts, the comparison and the
+artefacts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_carbon.budget import Budget, BudgetResult, Mode, budget_from, check, evaluate, how_obtained, marker_budget
+from pytest_carbon.plugin import any_marked
 from pytest_carbon.units import Quantity, QuantityError
 
 if TYPE_CHECKING:
@@ -122,19 +125,21 @@ class CarbonGate:
             self._how[kind] = how_obtained(self.carbon.probe_descriptions, region, kind)
         return self._how[kind]
 
+    def _test_budgets(self) -> None:
+        if not self.config.pluginmanager.has_plugin("carbon-test-budgets"):
+            self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # the per-test hooks cost every test a few pluggy calls: only where a budget can apply
-        if self.default_budget is not None or any(
-            item.get_closest_marker("carbon_budget") is not None for item in session.items
-        ):
-            self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
+        if self.default_budget is not None or any_marked(session.items, "carbon_budget"):
+            self._test_budgets()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.pytest_session = session
         if self.config.pluginmanager.has_plugin("dsession"):
             # an xdist controller runs no test itself: it reads the budgets on the workers' reports
-            self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
+            self._test_budgets()
 
     # ------------------------------------------------------------------ end
 
@@ -164,14 +169,22 @@ class CarbonGate:
         options = self.carbon.options
         top = int(options.get("carbon_top") or 10)
         jobs: list[tuple[str | None, Any]] = []
-        from pytest_carbon.reports import csv as csv_report
-        from pytest_carbon.reports import junit, markdown
+        # each renderer is imported only when its artefact is asked for
+        if options.get("carbon_junit"):
+            from pytest_carbon.reports import junit
 
-        jobs.append((options.get("carbon_junit"), lambda p: junit.write_junit(report, p)))
-        jobs.append((options.get("carbon_markdown"), lambda p: markdown.write_markdown(report, p, top=top)))
-        jobs.append((options.get("carbon_csv"), lambda p: csv_report.write_csv(report, p)))
+            jobs.append((options.get("carbon_junit"), lambda p: junit.write_junit(report, p)))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary and options.get("carbon_github_summary", True):
+        wants_summary = bool(summary) and options.get("carbon_github_summary", True)
+        if options.get("carbon_markdown") or wants_summary:
+            from pytest_carbon.reports import markdown
+
+            jobs.append((options.get("carbon_markdown"), lambda p: markdown.write_markdown(report, p, top=top)))
+        if options.get("carbon_csv"):
+            from pytest_carbon.reports import csv as csv_report
+
+            jobs.append((options.get("carbon_csv"), lambda p: csv_report.write_csv(report, p)))
+        if summary and wants_summary:
             jobs.append((summary, lambda p: markdown.append_markdown(report, p, top=top)))
         for path, write in jobs:
             if not path:

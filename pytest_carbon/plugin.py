@@ -7,11 +7,16 @@ no probe, no heavy import.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_carbon.config import ENABLE, OPTIONS, ConfigError, resolve
+
+if TYPE_CHECKING:
+    from pytest_carbon.gate import CarbonGate
+    from pytest_carbon.session import CarbonSession
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -82,9 +87,94 @@ def pytest_configure(config: pytest.Config) -> None:
     session = CarbonSession(config, values, origins)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "carbon-session")
-    from pytest_carbon.gate import CarbonGate
-
-    config.pluginmanager.register(CarbonGate(config, session), "carbon-gate")
+    config.pluginmanager.register(GateOnDemand(config, session), "carbon-gate")
     from pytest_carbon.history import CarbonHistory
 
     config.pluginmanager.register(CarbonHistory(config, values), "carbon-history")
+
+
+#: options that need the gate from the start: budgets, the baseline (checked at start-up) and artefacts
+GATE_OPTIONS = (
+    "carbon_budget",
+    "carbon_test_budget",
+    "carbon_compare",
+    "carbon_junit",
+    "carbon_markdown",
+    "carbon_csv",
+)
+
+
+def any_marked(items: Iterable[pytest.Item], name: str) -> bool:
+    """True when some item carries marker ``name``, itself or through a parent (class, module...).
+
+    What ``item.get_closest_marker(name) is not None`` tells for one item, for all of them at a
+    fraction of the cost: a marker lives in the ``own_markers`` of the item or of one of its
+    parents, and each parent, shared by many items, is looked at once.
+    """
+    seen: set[int] = set()
+    for item in items:
+        node: Any = item
+        while node is not None and id(node) not in seen:
+            seen.add(id(node))
+            for mark in node.own_markers:
+                if mark.name == name:
+                    return True
+            node = node.parent
+    return False
+
+
+def _github_summary_wanted(options: dict[str, Any]) -> bool:
+    return bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(options.get("carbon_github_summary", True))
+
+
+class GateOnDemand:
+    """Holds the gate's place among the plugins, and makes the gate only when it can apply.
+
+    The gate (budgets, the baseline comparison, the CI artefacts) is made at once when an option
+    needs it; otherwise when a collected test carries a ``carbon_budget`` marker, when this process
+    is the xdist controller (it reads the budgets on the workers' reports), or when a job summary
+    is to be written. A plain metered run never imports it. The hooks stay on this object, so the
+    gate's hooks run where they always ran relative to the other plugins.
+    """
+
+    def __init__(self, config: pytest.Config, session: CarbonSession) -> None:
+        self.config = config
+        self.carbon = session
+        self.gate: CarbonGate | None = None
+        self.pytest_session: pytest.Session | None = None
+        options = session.options
+        if any(options.get(name) not in (None, "") for name in GATE_OPTIONS) or _github_summary_wanted(options):
+            self._make()
+
+    def _make(self) -> CarbonGate:
+        if self.gate is None:
+            from pytest_carbon.gate import CarbonGate
+
+            self.gate = CarbonGate(self.config, self.carbon)
+            self.gate.pytest_session = self.pytest_session
+        return self.gate
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
+        if self.gate is None and self.config.pluginmanager.has_plugin("dsession"):
+            self._make()
+        if self.gate is not None:
+            self.gate.pytest_sessionstart(session)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.gate is None and any_marked(session.items, "carbon_budget"):
+            self._make()
+        if self.gate is not None:
+            self.gate.pytest_collection_finish(session)
+
+    def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
+        if self.gate is None and _github_summary_wanted(self.carbon.options):
+            self._make()
+        if self.gate is not None:
+            self.gate.pytest_carbon_report(config, report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.gate is not None:
+            self.gate.pytest_terminal_summary(terminalreporter)

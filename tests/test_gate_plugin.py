@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import jsonschema
 import pytest
@@ -231,3 +232,125 @@ def test_budgets_under_xdist(carbon_pytester: pytest.Pytester) -> None:
     report = json.loads(json_path.read_text(encoding="utf-8"))
     statuses = {t["nodeid"].split("::")[-1]: (t.get("budget") or {}).get("status") for t in report["tests"]}
     assert statuses == {"test_heavy": "exceeded", "test_light": "ok", "test_plain": None}
+
+
+MARKED_SOMEWHERE = """
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("default")
+
+
+class TestClass:
+    pytestmark = [pytest.mark.carbon_budget("500 J")]
+
+    def test_in_class(self):
+        pass
+
+
+@pytest.mark.parametrize("n", [1, pytest.param(2, marks=pytest.mark.carbon_budget("400 J"))])
+def test_param(n):
+    pass
+
+
+def test_plain():
+    pass
+
+
+def test_late():
+    pass
+"""
+
+CHECK_MARKS_CONFTEST = """
+import pytest
+
+from pytest_carbon.plugin import any_marked
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.name == "test_late":
+            item.add_marker(pytest.mark.carbon_budget("300 J"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    for item in session.items:
+        expected = item.get_closest_marker("carbon_budget") is not None
+        assert any_marked([item], "carbon_budget") is expected, item.nodeid
+        print("MARKED" if expected else "UNMARKED", item.nodeid)
+    assert any_marked(session.items, "carbon_budget")
+    assert not any_marked([i for i in session.items if "plain" in i.name], "carbon_budget")
+"""
+
+
+def test_marker_scan_agrees_with_get_closest_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CHECK_MARKS_CONFTEST)
+    pytester.makepyfile(MARKED_SOMEWHERE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines_random(
+        [
+            "MARKED *TestClass::test_in_class",
+            "UNMARKED *test_param[[]1[]]",
+            "MARKED *test_param[[]2[]]",
+            "UNMARKED *test_plain",
+            "MARKED *test_late",
+        ]
+    )
+
+
+GATE_MODULES = ("pytest_carbon.gate", "pytest_carbon.budget", "pytest_carbon.compare")
+REPORT_MODULES = ("pytest_carbon.reports.junit", "pytest_carbon.reports.markdown", "pytest_carbon.reports.csv")
+
+SHOW_MODULES = """
+
+def pytest_unconfigure(config):
+    import sys
+
+    names = {names!r}
+    print("LOADED", sorted(n for n in names if n in sys.modules))
+"""
+
+
+def _loaded(result: pytest.RunResult) -> str:
+    return next(line for line in result.stdout.lines if line.startswith("LOADED"))
+
+
+def test_plain_metered_run_imports_no_gate(carbon_pytester: pytest.Pytester) -> None:
+    conftest = carbon_pytester.path / "conftest.py"
+    conftest.write_text(
+        conftest.read_text(encoding="utf-8") + SHOW_MODULES.format(names=GATE_MODULES + REPORT_MODULES),
+        encoding="utf-8",
+    )
+    carbon_pytester.makepyfile(UNBUDGETED)
+    result = carbon_pytester.runpytest_subprocess("--carbon", "--carbon-region=FR", "-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=2)
+    assert _loaded(result) == "LOADED []"
+    # a marked test brings the gate, but no renderer that nobody asked for
+    carbon_pytester.makepyfile(TESTS)  # in place of the unbudgeted tests
+    result = carbon_pytester.runpytest_subprocess("--carbon", "--carbon-region=FR", "-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["carbon gate FAILED: 1 test(s) over their carbon budget"])
+    assert _loaded(result) == "LOADED ['pytest_carbon.budget', 'pytest_carbon.gate']"
+
+
+def test_job_summary_named_during_the_session_is_written(
+    carbon_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = carbon_pytester.path / "summary.md"
+    carbon_pytester.makepyfile(
+        f"""
+        import os
+
+
+        def test_sets_the_summary():
+            os.environ["GITHUB_STEP_SUMMARY"] = {str(summary)!r}
+        """
+    )
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    try:
+        result = run(carbon_pytester)
+    finally:
+        os.environ.pop("GITHUB_STEP_SUMMARY", None)
+    result.assert_outcomes(passed=1)
+    assert "<!-- pytest-carbon -->" in summary.read_text(encoding="utf-8")
