@@ -67,6 +67,9 @@ def main() -> int:
     parser.add_argument("--memory-tests", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        # Run from the temporary folder: `python -m pytest` puts the working directory first on sys.path,
+        # and from a checkout that would import the source tree instead of the installed package.
+        os.chdir(tmp)
         one, many = Path(tmp, "one"), Path(tmp, "many")
         make_suite(one, 1)
         make_suite(many, args.tests)
