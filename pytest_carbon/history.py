@@ -96,7 +96,7 @@ def record_report(
     project: str | None = None,
     organisation: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """Record ``report`` in the history at ``url``: (where it was stored, None) or (None, why not)."""
+    """Record ``report``, built by this session, in the history at ``url``: (where, None) or (None, why not)."""
     from pytest_carbon.store import StoreError, open_store
 
     try:
@@ -104,7 +104,7 @@ def record_report(
     except StoreError as err:
         return None, str(err)
     try:
-        store.record(report, project=project, organisation=organisation)
+        store.record(report, project=project, organisation=organisation, built_here=True)
         return store.where, None
     except StoreError as err:
         return None, str(err)

@@ -96,6 +96,31 @@ def test_bad_report_is_refused(tmp_path: Path) -> None:
         store.record(report)
 
 
+@pytest.mark.parametrize("built_here", [False, True])
+def test_entries_of_any_shape_round_trip(tmp_path: Path, built_here: bool) -> None:
+    """The direct path for the plugin's own entries and the key-by-key path store the same things."""
+    report = make_report([(f"tests/test_s.py::test_{i}", 0.25 * (i + 1)) for i in range(6)])
+    tests = report["tests"]
+    tests[1]["subtests"] = {"count": 3, "failed": 1}  # a key of its own: kept in extra
+    tests[2]["energy_j"] = 2  # an int figure
+    tests[3]["line"] = None
+    tests[4]["components_j"] = {"ram": 0.5, "cpu": 0.75, "gpu": 0.0}  # other key order
+    tests[5]["worker"] = "gw3"
+    with open_store(None, tmp_path) as store:
+        store.record(report, built_here=built_here)
+        back = store.last_report("demo", "main")
+    assert back is not None
+    for stored, sent in zip(back["tests"], tests, strict=True):
+        assert stored == {**sent, "budget": None}
+
+
+def test_a_report_broken_by_a_hook_is_refused_not_raised(tmp_path: Path) -> None:
+    report = make_report()
+    del report["tests"][0]["nodeid"]
+    with open_store(None, tmp_path) as store, pytest.raises(StoreError, match="cannot store this report"):
+        store.record(report, built_here=True)
+
+
 def test_ten_thousand_tests_fast(tmp_path: Path) -> None:
     report = make_report([(f"tests/test_big.py::test_p[{i}]", 0.01) for i in range(10_000)])
     with open_store(None, tmp_path) as store:

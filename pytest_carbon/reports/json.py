@@ -184,12 +184,13 @@ def _number(value: Any, finite: bool) -> bool:
     return math.isfinite(value) or not finite
 
 
-def check_report(report: Any, label: str, *, finite: bool = False) -> None:
+def check_report(report: Any, label: str, *, finite: bool = False, tests: bool = True) -> None:
     """Check the figures every reader of a saved report needs; raise ValueError naming ``label`` otherwise.
 
     A report is a JSON object with numbers at ``session.energy_j`` and ``session.co2_g`` and a list
     of tests, each with a string ``nodeid`` and numbers at ``energy_j`` and ``co2_g``. ``label`` (a
-    file path, "shard NAME") starts each message; ``finite`` refuses NaN and infinite figures too.
+    file path, "shard NAME") starts each message; ``finite`` refuses NaN and infinite figures too;
+    ``tests=False`` checks only that the tests are a list (for a report this process just built).
     """
     if not isinstance(report, Mapping):
         raise ValueError(f"{label} is not a report (expected a JSON object)")
@@ -198,10 +199,12 @@ def check_report(report: Any, label: str, *, finite: bool = False) -> None:
         raise ValueError(
             f"{label} has no session figures (session.energy_j, session.co2_g): is it a full pytest-carbon report?"
         )
-    tests = report.get("tests")
-    if not isinstance(tests, list):
+    entries = report.get("tests")
+    if not isinstance(entries, list):
         raise ValueError(f"{label} has no list of tests")
-    for index, test in enumerate(tests):
+    if not tests:
+        return
+    for index, test in enumerate(entries):
         if not isinstance(test, Mapping) or not isinstance(test.get("nodeid"), str):
             raise ValueError(f"{label}: tests[{index}] has no nodeid")
         if not all(_number(test.get(k), finite) for k in ("energy_j", "co2_g")):

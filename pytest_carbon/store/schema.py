@@ -189,15 +189,18 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def check_report(report: Any) -> None:
-    """Raise ReportError unless ``report`` has what the store needs (run id, session figures, tests)."""
+def check_report(report: Any, *, tests: bool = True) -> None:
+    """Raise ReportError unless ``report`` has what the store needs (run id, session figures, tests).
+
+    ``tests=False`` leaves out the check of each test entry (for a report this process built).
+    """
     if not isinstance(report, Mapping):
         raise ReportError("a report is a JSON object; this is not one")
     run = report.get("run")
     if not isinstance(run, Mapping) or not isinstance(run.get("id"), str) or not run["id"].strip():
         raise ReportError("the report has no run.id: is it a report written by pytest --carbon-json?")
     try:
-        check_figures(report, "the report")
+        check_figures(report, "the report", tests=tests)
     except ValueError as err:
         raise ReportError(str(err)) from err
 
@@ -245,36 +248,82 @@ def run_row(report: Mapping[str, Any], project: str | None, organisation: str | 
     )
 
 
+_PLUGIN_KEYS = (
+    "nodeid",
+    "outcome",
+    "duration_s",
+    "cpu_time_s",
+    "energy_j",
+    "dynamic_energy_j",
+    "co2_g",
+    "components_j",
+    "file",
+    "line",
+    "worker",
+)
+_COMPONENTS = ("cpu", "ram", "gpu")
+
+
 def test_rows(run_id: str, tests: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """The ``tests`` rows of a report's tests, in report order."""
+    """The ``tests`` rows of a report's tests, in report order.
+
+    The entries the plugin builds (its keys, float figures) take a direct path; any other entry
+    is read key by key, a missing or non-numeric figure stored as NULL and unknown keys kept in
+    ``extra``.
+    """
     rows = []
+    append = rows.append
     for seq, t in enumerate(tests):
-        raw = t.get("components_j")
-        comps: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-        extra = {k: v for k, v in t.items() if k not in _TEST_KEYS}
-        line = t.get("line")
-        rows.append(
-            (
-                run_id,
-                seq,
-                t["nodeid"],
-                t.get("outcome"),
-                _float(t.get("duration_s")),
-                _float(t.get("cpu_time_s")),
-                _float(t.get("energy_j")),
-                _float(t.get("dynamic_energy_j")),
-                _float(t.get("co2_g")),
-                _float(comps.get("cpu")),
-                _float(comps.get("ram")),
-                _float(comps.get("gpu")),
-                t.get("file"),
-                line if isinstance(line, int) and not isinstance(line, bool) else None,
-                t.get("worker"),
-                _dumps(t.get("budget")),
-                _dumps(extra) if extra else None,
+        comps = t.get("components_j")
+        if (
+            type(t) is dict
+            and tuple(t) == _PLUGIN_KEYS
+            and type(comps) is dict
+            and tuple(comps) == _COMPONENTS
+            and type(t["line"]) in (int, type(None))
+        ):
+            figures = (
+                t["duration_s"],
+                t["cpu_time_s"],
+                t["energy_j"],
+                t["dynamic_energy_j"],
+                t["co2_g"],
+                comps["cpu"],
+                comps["ram"],
+                comps["gpu"],
             )
-        )
+            if all(type(value) is float for value in figures):
+                row = (run_id, seq, t["nodeid"], t["outcome"], *figures, t["file"], t["line"], t["worker"], None, None)
+                append(row)
+                continue
+        append(_test_row(run_id, seq, t))
     return rows
+
+
+def _test_row(run_id: str, seq: int, t: Mapping[str, Any]) -> tuple[Any, ...]:
+    raw = t.get("components_j")
+    comps: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    extra = {k: v for k, v in t.items() if k not in _TEST_KEYS}
+    line = t.get("line")
+    return (
+        run_id,
+        seq,
+        t["nodeid"],
+        t.get("outcome"),
+        _float(t.get("duration_s")),
+        _float(t.get("cpu_time_s")),
+        _float(t.get("energy_j")),
+        _float(t.get("dynamic_energy_j")),
+        _float(t.get("co2_g")),
+        _float(comps.get("cpu")),
+        _float(comps.get("ram")),
+        _float(comps.get("gpu")),
+        t.get("file"),
+        line if isinstance(line, int) and not isinstance(line, bool) else None,
+        t.get("worker"),
+        _dumps(t.get("budget")),
+        _dumps(extra) if extra else None,
+    )
 
 
 def test_entry(row: Sequence[Any]) -> dict[str, Any]:

@@ -133,9 +133,16 @@ class SQLiteStore(Store):
                 raise
             raise self._fail(err, "writing") from None
 
-    def record(self, report: dict[str, Any], project: str | None = None, organisation: str | None = None) -> None:
+    def record(
+        self,
+        report: dict[str, Any],
+        project: str | None = None,
+        organisation: str | None = None,
+        *,
+        built_here: bool = False,
+    ) -> None:
         """Store one run (see ``Store.record``), retrying while another process holds the file."""
-        self._retry(lambda: Store.record(self, report, project, organisation))
+        self._retry(lambda: Store.record(self, report, project, organisation, built_here=built_here))
 
     def _insert_tests(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
         marks = ", ".join("?" for _ in schema.TEST_COLUMNS)
