@@ -271,7 +271,7 @@ def test_rows(run_id: str, tests: Sequence[Mapping[str, Any]]) -> list[tuple[Any
     is read key by key, a missing or non-numeric figure stored as NULL and unknown keys kept in
     ``extra``.
     """
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     append = rows.append
     for seq, t in enumerate(tests):
         comps = t.get("components_j")
