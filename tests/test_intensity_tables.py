@@ -78,3 +78,26 @@ def test_notices_name_the_licences() -> None:
     for words in ("CC BY 4.0", "Our World in Data", "Ember", "Electricity Maps", "ODbL", "Apache-2.0"):
         assert words in notice
     assert "Open Database License" in (DATA / "grid_zones_electricitymaps.NOTICE").read_text(encoding="utf-8")
+
+
+def test_one_country_is_read_without_parsing_the_table() -> None:
+    tables._countries_table.cache_clear()
+    tables.country.cache_clear()
+    try:
+        fr = tables.country("FR")
+        assert tables.country("XX") is None
+        assert tables._countries_table.cache_info().currsize == 0  # no full parse so far
+    finally:
+        tables.country.cache_clear()
+    parsed = tables.countries()
+    assert fr == parsed["FR"]
+    # every code read alone is the parsed table's row; the file has no line break inside a field
+    tables._countries_table.cache_clear()
+    try:
+        alone = {code: tables.country(code) for code in parsed if code != "WORLD"}
+    finally:
+        tables.country.cache_clear()
+    assert alone == {code: row for code, row in parsed.items() if code != "WORLD"}
+    assert tables.country("WORLD") == parsed["WORLD"]
+    text = (DATA / tables.COUNTRIES).read_text(encoding="utf-8")
+    assert len(text.splitlines()) == len(tables.read_table(tables.COUNTRIES)) + 1

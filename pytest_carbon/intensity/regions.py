@@ -83,9 +83,10 @@ def find_row(code: str) -> Row:
             if found is not None:
                 return found
     else:
+        row = tables.country(key) if key != "WORLD" else None
+        if row is not None:
+            return row
         by_iso2 = tables.countries()
-        if key in by_iso2 and key != "WORLD":
-            return by_iso2[key]
         iso2 = tables.iso3_to_iso2().get(key)
         if iso2 is not None:
             return by_iso2[iso2]

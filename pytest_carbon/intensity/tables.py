@@ -6,6 +6,7 @@ import csv
 import importlib
 import io
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -70,26 +71,53 @@ def _read_text(name: str) -> str:
     return files("pytest_carbon.intensity_data").joinpath(name).read_text(encoding="utf-8")
 
 
+def _country(r: Mapping[str, str]) -> Row:
+    iso2 = r["iso2"] or "WORLD"
+    return Row(
+        table="countries" if r["iso2"] else "world",
+        code=iso2,
+        name=r["name"],
+        g_per_kwh=float(r["g_per_kwh"]),
+        year=int(r["year"]),
+        source=r["source"],
+        basis=r["basis"],
+        zone=r["iso2"] or None,
+        country=r["iso2"] or None,
+    )
+
+
 @cache
 def _countries_table() -> tuple[dict[str, Row], dict[str, str]]:
     # both views of the countries file from one read and one parse
     by_iso2: dict[str, Row] = {}
     iso3: dict[str, str] = {}
     for r in read_table(COUNTRIES):
-        iso2 = r["iso2"] or "WORLD"
-        iso3[r["iso3"]] = iso2
-        by_iso2[iso2] = Row(
-            table="countries" if r["iso2"] else "world",
-            code=iso2,
-            name=r["name"],
-            g_per_kwh=float(r["g_per_kwh"]),
-            year=int(r["year"]),
-            source=r["source"],
-            basis=r["basis"],
-            zone=r["iso2"] or None,
-            country=r["iso2"] or None,
-        )
+        row = _country(r)
+        iso3[r["iso3"]] = row.code
+        by_iso2[row.code] = row
     return by_iso2, iso3
+
+
+@cache
+def country(iso2: str) -> Row | None:
+    """``countries().get(iso2)``, reading only the code's own line while the table is not parsed yet.
+
+    A session with a given country (``--carbon-region=FR``) needs that one row: finding its line
+    takes microseconds, parsing the table a millisecond. The file's first column is the alpha-2
+    code and no field holds a line break, so a line starting with the code is its row.
+    """
+    if _countries_table.cache_info().currsize or iso2 in ("", "WORLD") or any(c in iso2 for c in ',"\r\n'):
+        return countries().get(iso2)
+    text = _read_text(COUNTRIES)
+    header = next(csv.reader([text[: text.find("\n")]]))
+    if header[:1] != ["iso2"]:
+        return countries().get(iso2)
+    at = text.rfind("\n" + iso2 + ",")  # the last row of a code wins, as in the dict
+    if at < 0:
+        return None
+    end = text.find("\n", at + 1)
+    line = text[at + 1 :] if end < 0 else text[at + 1 : end]
+    return _country(dict(zip(header, next(csv.reader([line])), strict=True)))
 
 
 def countries() -> dict[str, Row]:
