@@ -14,7 +14,6 @@ the first test.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,10 +52,10 @@ class Selection:
 
 
 def _model(components: tuple[str, ...]) -> Probe:
-    # imported by name: the model is a sibling module with its own (heavier) tables
-    module = importlib.import_module("pytest_carbon.probes.model")
-    probe: Probe = module.ModelProbe(components=components)
-    return probe
+    # imported here, when needed: the model is a sibling module with its own (heavier) tables
+    from pytest_carbon.probes.model import ModelProbe
+
+    return ModelProbe(components=components)
 
 
 def _start(probe: Probe) -> None:
