@@ -8,8 +8,7 @@ one-line reason, measured and allowed figures side by side, and how the figure w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_carbon.units import Quantity, QuantityError, format_co2, format_energy, parse_quantity
 
@@ -17,8 +16,7 @@ Mode = Literal["fail", "warn"]
 MODES: tuple[str, ...] = ("fail", "warn")
 
 
-@dataclass(frozen=True, slots=True)
-class Budget:
+class Budget(NamedTuple):
     """A limit on energy or CO2e, and where it was set ("marker", "carbon_test_budget", ...)."""
 
     limit: Quantity
@@ -95,8 +93,7 @@ def how_obtained(probes: Iterable[Mapping[str, Any]], region: Mapping[str, Any] 
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The outcome of one budget check (a test or the session)."""
 
     subject: str  # a test's node id, or "session"
@@ -175,8 +172,7 @@ def check_session(report: Mapping[str, Any], budget: Budget, mode: Mode = "fail"
     return check("session", report["session"], budget, how, mode)
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetResult:
+class BudgetResult(NamedTuple):
     """Every verdict of a run."""
 
     mode: Mode

@@ -19,8 +19,7 @@ floor does the same for tiny suites. The gate fails when the session or any test
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_carbon.units import co2_g_per_j, format_co2, format_energy, format_percent
 
@@ -41,8 +40,7 @@ def _signed(value: float, metric: str) -> str:
     return ("+" if value >= 0 else "-") + _fmt(abs(value), metric)
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
+class Delta(NamedTuple):
     """The change of one figure (the session, or one test) from the baseline."""
 
     subject: str
@@ -106,8 +104,7 @@ class Delta:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
+class Comparison(NamedTuple):
     """A new report against its baseline: session and per-test deltas, tests added and removed."""
 
     metric: Metric
@@ -118,7 +115,7 @@ class Comparison:
     tests: tuple[Delta, ...]
     added: tuple[str, ...]
     removed: tuple[str, ...]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> tuple[Delta, ...]:
