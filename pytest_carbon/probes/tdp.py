@@ -15,6 +15,7 @@ import unicodedata
 
 TABLE_FILE = "cpu_tdp.csv"
 
+_SYMBOLS = str.maketrans("®™©", "   ")
 _TRADEMARKS = re.compile(r"\((?:r|tm|c)\)|[®™©]", re.IGNORECASE)
 _AT_CLOCK = re.compile(r"@.*$")
 _CLOCK = re.compile(r"\b\d+(?:\.\d+)?\s*[gm]hz\b", re.IGNORECASE)
@@ -37,7 +38,7 @@ def normalise(name: str | None) -> str:
     if not name:
         return ""
     # the symbols go first: NFKC would turn "™" into the letters "TM"
-    text = unicodedata.normalize("NFKC", re.sub("[®™©]", " ", name))
+    text = unicodedata.normalize("NFKC", name.translate(_SYMBOLS))
     text = _TRADEMARKS.sub(" ", text)
     text = _AT_CLOCK.sub(" ", text)
     text = _PARENS.sub(" ", text)
