@@ -65,15 +65,20 @@ def _read(path: Path) -> str | None:
         return None
 
 
-class CpuInfo(NamedTuple):
+class CpuInfo:
     """What /proc/cpuinfo says."""
 
-    model: str | None
-    vendor: str | None
-    flags: frozenset[str]
-    sockets: int
-    cores: int
-    threads: int
+    __slots__ = ("cores", "flags", "model", "sockets", "threads", "vendor")
+
+    def __init__(
+        self, model: str | None, vendor: str | None, flags: frozenset[str], sockets: int, cores: int, threads: int
+    ) -> None:
+        self.model = model
+        self.vendor = vendor
+        self.flags = flags
+        self.sockets = sockets
+        self.cores = cores
+        self.threads = threads
 
 
 def parse_proc_cpuinfo(text: str) -> CpuInfo:

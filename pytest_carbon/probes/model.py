@@ -59,18 +59,49 @@ class Estimate(NamedTuple):
         }
 
 
-class _Coefficients(NamedTuple):
-    version: str
-    levels: tuple[float, ...]
-    coefs: tuple[tuple[float, ...], ...]
-    bounds: tuple[tuple[float, float], ...]
-    w_per_thread: float
-    host_tdp_w: float
-    host_threads: int
-    host_table: dict[str, int]
-    ram_w_per_gb: float
-    ram_source: str
-    median_ape_pct: float
+class _Coefficients:
+    """The shipped model's figures (loaded once; internal, so a plain slotted class)."""
+
+    __slots__ = (
+        "bounds",
+        "coefs",
+        "host_table",
+        "host_tdp_w",
+        "host_threads",
+        "levels",
+        "median_ape_pct",
+        "ram_source",
+        "ram_w_per_gb",
+        "version",
+        "w_per_thread",
+    )
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        levels: tuple[float, ...],
+        coefs: tuple[tuple[float, ...], ...],
+        bounds: tuple[tuple[float, float], ...],
+        w_per_thread: float,
+        host_tdp_w: float,
+        host_threads: int,
+        host_table: dict[str, int],
+        ram_w_per_gb: float,
+        ram_source: str,
+        median_ape_pct: float,
+    ) -> None:
+        self.version = version
+        self.levels = levels
+        self.coefs = coefs
+        self.bounds = bounds
+        self.w_per_thread = w_per_thread
+        self.host_tdp_w = host_tdp_w
+        self.host_threads = host_threads
+        self.host_table = host_table
+        self.ram_w_per_gb = ram_w_per_gb
+        self.ram_source = ram_source
+        self.median_ape_pct = median_ape_pct
 
 
 def _model_text() -> str:
