@@ -24,8 +24,8 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 from pytest_carbon.probes.base import COMPONENTS, ComponentEnergy, MachineLoad, Probe, ProbeError
 
@@ -35,10 +35,15 @@ _getrusage = resource.getrusage
 _CHILDREN = resource.RUSAGE_CHILDREN
 
 
+def _children_ns() -> int:
+    """CPU time of this process's finished, waited-for children, in nanoseconds."""
+    ru = _getrusage(_CHILDREN)
+    return int((ru.ru_utime + ru.ru_stime) * 1e9)
+
+
 def cpu_now_ns() -> int:
     """CPU time of this process plus its finished, waited-for children, in nanoseconds."""
-    ru = _getrusage(_CHILDREN)
-    return _proc_ns() + int((ru.ru_utime + ru.ru_stime) * 1e9)
+    return _proc_ns() + _children_ns()
 
 
 # --------------------------------------------------------------------------- machine stats
@@ -95,40 +100,124 @@ def machine_readers() -> tuple[Callable[[], tuple[float, float]], Callable[[], f
 # --------------------------------------------------------------------------- timeline
 
 
-@dataclass(slots=True)
 class Sample:
     """One point of the timeline, and the energy of the interval that ends at it."""
 
-    wall_ns: int
-    cpu_ns: int
-    # (component, static_j, dynamic_j) summed over probes for the interval ending here
-    energy: dict[str, tuple[float, float]] = field(default_factory=dict)
-    load: MachineLoad | None = None
+    __slots__ = ("cpu_ns", "energy", "load", "wall_ns")
+
+    def __init__(self, wall_ns: int, cpu_ns: int) -> None:
+        self.wall_ns = wall_ns
+        self.cpu_ns = cpu_ns
+        #: component -> (static_j, dynamic_j) summed over probes for the interval ending here
+        self.energy: dict[str, tuple[float, float]] = {}
+        self.load: MachineLoad | None = None
 
 
-@dataclass(slots=True)
 class TestFigures:
     """What a test (or a group of phases) was charged."""
 
-    duration_s: float = 0.0
-    cpu_time_s: float = 0.0
-    energy_j: float = 0.0
-    dynamic_energy_j: float = 0.0
-    components_j: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0.0))
+    __test__ = False  # not a test class, for pytest's collection
+    __slots__ = ("components_j", "cpu_time_s", "duration_s", "dynamic_energy_j", "energy_j")
+
+    def __init__(
+        self,
+        duration_s: float = 0.0,
+        cpu_time_s: float = 0.0,
+        energy_j: float = 0.0,
+        dynamic_energy_j: float = 0.0,
+        components_j: dict[str, float] | None = None,
+    ) -> None:
+        self.duration_s = duration_s
+        self.cpu_time_s = cpu_time_s
+        self.energy_j = energy_j
+        self.dynamic_energy_j = dynamic_energy_j
+        self.components_j = dict.fromkeys(COMPONENTS, 0.0) if components_j is None else components_j
+
+    def __repr__(self) -> str:
+        return (
+            f"TestFigures(duration_s={self.duration_s!r}, cpu_time_s={self.cpu_time_s!r}, energy_j={self.energy_j!r}, "
+            f"dynamic_energy_j={self.dynamic_energy_j!r}, components_j={self.components_j!r})"
+        )
 
 
-@dataclass(slots=True)
+class AllFigures:
+    """Every test's figures from one attribution, held by column (a list per figure).
+
+    ``figures[i]`` is test ``i``'s ``TestFigures``; the columns are what the report reads, so a
+    session of many tests builds no object per test here.
+    """
+
+    __slots__ = ("components_j", "cpu_time_s", "duration_s", "dynamic_energy_j", "energy_j")
+
+    def __init__(self, n_tests: int) -> None:
+        self.duration_s = [0.0] * n_tests
+        self.cpu_time_s = [0.0] * n_tests
+        self.energy_j = [0.0] * n_tests
+        self.dynamic_energy_j = [0.0] * n_tests
+        #: component -> one figure per test
+        self.components_j: dict[str, list[float]] = {comp: [0.0] * n_tests for comp in COMPONENTS}
+
+    def __len__(self) -> int:
+        return len(self.energy_j)
+
+    def figures(self, index: int) -> TestFigures:
+        """Test ``index``'s figures as one object."""
+        return TestFigures(
+            self.duration_s[index],
+            self.cpu_time_s[index],
+            self.energy_j[index],
+            self.dynamic_energy_j[index],
+            {comp: column[index] for comp, column in self.components_j.items()},
+        )
+
+    @overload
+    def __getitem__(self, index: int) -> TestFigures: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TestFigures]: ...
+
+    def __getitem__(self, index: int | slice) -> TestFigures | list[TestFigures]:
+        if isinstance(index, slice):
+            return [self.figures(i) for i in range(len(self))[index]]
+        return self.figures(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[TestFigures]:
+        return (self.figures(i) for i in range(len(self)))
+
+
 class Totals:
     """Process-attributed totals of the session."""
 
-    duration_s: float
-    energy_j: float
-    components_j: dict[str, float]
-    static_j: float
-    dynamic_j: float
-    dynamic_components_j: dict[str, float]
-    machine_energy_j: float
-    intervals: int
+    __slots__ = (
+        "components_j",
+        "duration_s",
+        "dynamic_components_j",
+        "dynamic_j",
+        "energy_j",
+        "intervals",
+        "machine_energy_j",
+        "static_j",
+    )
+
+    def __init__(
+        self,
+        duration_s: float,
+        energy_j: float,
+        components_j: dict[str, float],
+        static_j: float,
+        dynamic_j: float,
+        dynamic_components_j: dict[str, float],
+        machine_energy_j: float,
+        intervals: int,
+    ) -> None:
+        self.duration_s = duration_s
+        self.energy_j = energy_j
+        self.components_j = components_j
+        self.static_j = static_j
+        self.dynamic_j = dynamic_j
+        self.dynamic_components_j = dynamic_components_j
+        self.machine_energy_j = machine_energy_j
+        self.intervals = intervals
 
 
 class Meter:
@@ -160,6 +249,7 @@ class Meter:
         # phases: flat int64 array of (test_index, t0, t1, c0, c1) per phase
         self._phases = array("q")
         self._open: tuple[int, int] | None = None
+        self._children = 0  # children's CPU time read last (ns)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failed_probes: dict[str, str] = {}
@@ -194,13 +284,22 @@ class Meter:
 
     # ---- fast path, called around every test phase
 
-    def begin_phase(self) -> None:
-        """Mark the start of a test phase (set-up, call or tear-down)."""
-        self._open = (_perf_ns(), cpu_now_ns())
+    def begin_phase(self, children: bool = True) -> None:
+        """Mark the start of a test phase (set-up, call or tear-down).
 
-    def end_phase(self, test_index: int) -> None:
+        ``children=False`` reuses the children's CPU time read last instead of asking the kernel
+        again (the plugin reads it at a test's start, the end of its call and its end: children
+        are waited for by the test's own code, and the remainder is charged to the next phase).
+        """
+        if children:
+            self._children = _children_ns()
+        self._open = (_perf_ns(), _proc_ns() + self._children)
+
+    def end_phase(self, test_index: int, children: bool = True) -> None:
         """Mark the end of the phase begun last, charging it to test ``test_index``."""
-        c1 = cpu_now_ns()
+        if children:
+            self._children = _children_ns()
+        c1 = _proc_ns() + self._children
         t1 = _perf_ns()
         opened = self._open
         if opened is None:
@@ -386,12 +485,12 @@ class Meter:
                 c_frac = min(c / cpu_s, 1.0) if cpu_s > 0 else 0.0
                 self._charge(fig, static, dynamic, w_frac, c_frac)
 
-    def attribute(self, n_tests: int) -> tuple[list[TestFigures], Totals]:
+    def attribute(self, n_tests: int) -> tuple[AllFigures, Totals]:
         """Charge every recorded phase; return per-test figures and the session's totals."""
         with self._lock:
             samples = list(self._samples)
             phases = self._phases
-        figures = [TestFigures() for _ in range(n_tests)]
+        figures = AllFigures(n_tests)
         n = len(samples)
         proc_static: list[dict[str, float]] = [{} for _ in range(n)]
         proc_dynamic: list[dict[str, float]] = [{} for _ in range(n)]
@@ -408,27 +507,83 @@ class Meter:
                 dynamic_total += d
             machine_total += sum(a + b for a, b in samples[k].energy.values())
 
-        pieces: list[tuple[int, int, float, float]] = []
+        # Pass 1: each phase's wall and CPU seconds per interval; a test's phases in one interval
+        # make one group. Phases are recorded in time order, so the interval only moves forward;
+        # a phase that crosses a sample is split by ``_pieces``.
+        g_test: list[int] = []
+        g_k: list[int] = []
+        g_wall: list[float] = []
+        g_cpu: list[float] = []
         wall_sum = [0.0] * n
         cpu_sum = [0.0] * n
+        duration = figures.duration_s
+        cpu_time = figures.cpu_time_s
         walls = list(self._walls)
-        for i in range(0, len(phases), 5):
-            test, t0, t1, c0, c1 = phases[i : i + 5]
-            fig = figures[test]
-            fig.duration_s += (t1 - t0) / 1e9
-            fig.cpu_time_s += max(c1 - c0, 0) / 1e9
-            for k, w, c in self._pieces(samples, walls, t0, t1, c0, c1):
-                pieces.append((test, k, w, c))
-                wall_sum[k] += w
-                cpu_sum[k] += c
+        k = 1
+        for test, t0, t1, c0, c1 in zip(
+            phases[0::5], phases[1::5], phases[2::5], phases[3::5], phases[4::5], strict=True
+        ):
+            w = (t1 - t0) / 1e9
+            c = (c1 - c0) / 1e9 if c1 > c0 else 0.0
+            duration[test] += w
+            cpu_time[test] += c
+            if k < n and walls[k - 1] > t0:
+                k = max(bisect.bisect_right(walls, t0), 1)
+            while k < n and walls[k] <= t0:
+                k += 1
+            pieces: tuple[tuple[int, float, float], ...]
+            if k < n and walls[k - 1] <= t0 and t1 <= walls[k]:
+                pieces = ((k, w if w > 0 else 0.0, c),)
+            else:
+                pieces = tuple(self._pieces(samples, walls, t0, t1, c0, c1))
+            for piece_k, piece_w, piece_c in pieces:
+                wall_sum[piece_k] += piece_w
+                cpu_sum[piece_k] += piece_c
+                if g_test and g_test[-1] == test and g_k[-1] == piece_k:
+                    g_wall[-1] += piece_w
+                    g_cpu[-1] += piece_c
+                else:
+                    g_test.append(test)
+                    g_k.append(piece_k)
+                    g_wall.append(piece_w)
+                    g_cpu.append(piece_c)
 
-        # the tests of an interval can never take more than the interval had
-        for test, k, w, c in pieces:
+        # Pass 2: per interval, joules per wall second and per CPU second of a test (the tests of
+        # an interval can never take more than the interval had), then each group's share.
+        rates: list[tuple[float, float, float, float, list[tuple[list[float], float, float]]] | None] = [None] * n
+        for k in range(1, n):
             wall_den = max((samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9, wall_sum[k])
             cpu_den = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, cpu_sum[k])
-            w_frac = w / wall_den if wall_den > 0 else 0.0
-            c_frac = c / cpu_den if cpu_den > 0 else 0.0
-            self._charge(figures[test], proc_static[k], proc_dynamic[k], w_frac, c_frac)
+            per_wall = 1.0 / wall_den if wall_den > 0 else 0.0
+            per_cpu = 1.0 / cpu_den if cpu_den > 0 else 0.0
+            total_w = total_c = dyn_w = dyn_c = 0.0
+            columns: list[tuple[list[float], float, float]] = []
+            static, dynamic = proc_static[k], proc_dynamic[k]
+            for comp, static_j in static.items():  # the same components as ``dynamic``
+                a = static_j * per_wall
+                d = dynamic[comp]
+                if comp == "gpu":  # GPU work does not follow CPU time: by wall time
+                    a += d * per_wall
+                    dyn_w += d * per_wall
+                    b = 0.0
+                else:
+                    b = d * per_cpu
+                    dyn_c += b
+                total_w += a
+                total_c += b
+                if comp not in figures.components_j:
+                    figures.components_j[comp] = [0.0] * n_tests
+                columns.append((figures.components_j[comp], a, b))
+            rates[k] = (total_w, total_c, dyn_w, dyn_c, columns)
+        energy = figures.energy_j
+        dynamic_energy = figures.dynamic_energy_j
+        for test, k, w, c in zip(g_test, g_k, g_wall, g_cpu, strict=True):
+            rate = rates[k]
+            assert rate is not None
+            energy[test] += w * rate[0] + c * rate[1]
+            dynamic_energy[test] += w * rate[2] + c * rate[3]
+            for column, a, b in rate[4]:
+                column[test] += w * a + c * b
 
         duration_s = (samples[-1].wall_ns - samples[0].wall_ns) / 1e9 if n >= 2 else 0.0
         totals = Totals(

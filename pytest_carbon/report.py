@@ -6,23 +6,22 @@ live one.
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_carbon import __version__
-from pytest_carbon.meter import TestFigures
+from pytest_carbon.meter import AllFigures, Totals
 from pytest_carbon.probes.base import COMPONENTS
 
 if TYPE_CHECKING:
-    from pytest_carbon.meter import Totals
     from pytest_carbon.session import CarbonSession
 
 SCHEMA_VERSION = 1
-_DONE = TestFigures()  # stands in for per-test figures already turned into report entries
+_FIGURES = ("duration_s", "cpu_time_s", "energy_j", "dynamic_energy_j", "co2_g", "components_j")
 
 
 def iso_utc(timestamp: float) -> str:
@@ -47,12 +46,15 @@ def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
             components[comp] = components.get(comp, 0.0) + energy_j
             dynamic[comp] = dynamic.get(comp, 0.0) + energy_j
         dynamic_j += out.get("dynamic_j", 0.0)
-    return replace(
-        totals,
+    return Totals(
+        duration_s=totals.duration_s,
         energy_j=totals.static_j + dynamic_j,
         components_j=components,
+        static_j=totals.static_j,
         dynamic_j=dynamic_j,
         dynamic_components_j=dynamic,
+        machine_energy_j=totals.machine_energy_j,
+        intervals=totals.intervals,
     )
 
 
@@ -63,32 +65,56 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     root = Path(str(session.config.rootpath))
     region = session.region.to_dict() if session.region is not None else {}
     factor = session._co2_factor()
-    tests = []
-    tests_energy_j = 0.0
+    tests: list[dict[str, Any]] = []
+    append = tests.append
     missing = []
     no_figures = []
-    per_test = session.figures
-    for index, record in enumerate(session.tests):
-        figures = session._test_entry_figures(per_test[index])
-        per_test[index] = _DONE  # the entry replaces it: a large session is not held twice
-        if session.role == "controller":
-            received = session.received.get(index)
-            if received is None:
-                no_figures.append(record.nodeid)
-            else:
-                figures = {key: received[key] for key in figures}
+    columns = session.figures
+    if len(columns) != len(session.tests):  # no attribution (the meter never started)
+        columns = AllFigures(len(session.tests))
+    by_comp = columns.components_j
+    extra = [comp for comp in by_comp if comp not in COMPONENTS]
+    controller = session.role == "controller"
+    for index, (record, duration_s, cpu_time_s, energy_j, dynamic_j, cpu_j, ram_j, gpu_j) in enumerate(
+        zip(
+            session.tests,
+            columns.duration_s,
+            columns.cpu_time_s,
+            columns.energy_j,
+            columns.dynamic_energy_j,
+            by_comp["cpu"],
+            by_comp["ram"],
+            by_comp["gpu"],
+            strict=True,
+        )
+    ):
         entry: dict[str, Any] = {
             "nodeid": record.nodeid,
             "outcome": record.outcome,
-            **figures,
+            "duration_s": duration_s,
+            "cpu_time_s": cpu_time_s,
+            "energy_j": energy_j,
+            "dynamic_energy_j": dynamic_j,
+            "co2_g": energy_j * factor,
+            "components_j": {"cpu": cpu_j, "ram": ram_j, "gpu": gpu_j},
             "file": record.file,
             "line": record.line,
             "worker": record.worker,
         }
+        for comp in extra:
+            entry["components_j"][comp] = by_comp[comp][index]
+        if controller:
+            received = session.received.get(index)
+            if received is None:
+                no_figures.append(record.nodeid)
+            else:
+                for key in _FIGURES:
+                    entry[key] = received[key]
         if record.subtests:
             entry["subtests"] = {"count": record.subtests, "failed": record.subtests_failed}
-        tests.append(entry)
-        tests_energy_j += figures["energy_j"]
+        append(entry)
+    session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
+    tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)
     if no_figures:
         missing.append(
             f"{len(no_figures)} test(s) have no figures because their worker died before finishing them: "

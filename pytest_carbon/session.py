@@ -9,30 +9,32 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from pytest_carbon.config import ConfigError
-from pytest_carbon.meter import Meter, TestFigures
+from pytest_carbon.meter import AllFigures, Meter, TestFigures
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
 INDEX_KEY = pytest.StashKey[int]()
 
 
-@dataclass(slots=True)
 class TestRecord:
     """What the plugin knows of one test besides its energy."""
 
-    nodeid: str
-    file: str
-    line: int | None
-    worker: str | None = None
-    outcome: str = "passed"
-    subtests: int = 0
-    subtests_failed: int = 0
+    __test__ = False  # not a test class, for pytest's collection
+    __slots__ = ("file", "line", "nodeid", "outcome", "subtests", "subtests_failed", "worker")
+
+    def __init__(self, nodeid: str, file: str, line: int | None, worker: str | None = None) -> None:
+        self.nodeid = nodeid
+        self.file = file
+        self.line = line
+        self.worker = worker
+        self.outcome = "passed"
+        self.subtests = 0
+        self.subtests_failed = 0
 
 
 def _outcome_of(report: pytest.TestReport) -> str:
@@ -66,9 +68,11 @@ class CarbonSession:
         self.started_at = time.time()
         self.finished_at: float | None = None
         self.report: dict[str, Any] | None = None
-        self.figures: list[TestFigures] = []
+        self.figures = AllFigures(0)
         self._junit = bool(getattr(config.option, "xmlpath", None))
         self._keys: dict[tuple[str, str | None], int] = {}
+        #: the item whose phases run now, and its index
+        self._current: tuple[pytest.Item, int] | None = None
         self._errors: list[str] = []
         #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
         self.role = "worker" if hasattr(config, "workerinput") else "serial"
@@ -176,37 +180,51 @@ class CarbonSession:
         return index
 
     def _index(self, item: pytest.Item) -> int:
+        current = self._current
+        if current is not None and current[0] is item:
+            return current[1]
         index = item.stash.get(INDEX_KEY, None)
         if index is None:
             index = self._new_record(item.nodeid, item.location, self.worker_id)
             item.stash[INDEX_KEY] = index
+        self._current = (item, index)
         return index
 
-    def _phase(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Meter one phase of ``item`` around the hook implementations inside this wrapper."""
-        index = self._index(item)
-        meter = self.meter
-        assert meter is not None
-        meter.begin_phase()
-        try:
-            return (yield)
-        finally:
-            meter.end_phase(index)
+    # Each wrapper is written out (no shared generator): they run three times a test. The
+    # children's CPU time is read at the test's start, at the end of its call and at its end.
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        return (yield from self._phase(item))
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase(True)
+        try:
+            return (yield)
+        finally:
+            meter.end_phase(index, False)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        return (yield from self._phase(item))
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase(False)
+        try:
+            return (yield)
+        finally:
+            meter.end_phase(index, True)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        index = self._index(item)
+        meter = self.meter
+        assert meter is not None
+        meter.begin_phase(False)
         try:
-            return (yield from self._phase(item))
+            return (yield)
         finally:
-            index = self._index(item)
+            meter.end_phase(index, True)
             if self._junit or self.role == "worker":
                 # a worker sends each test's figures with its last report, so that a worker
                 # that dies later loses nothing it had finished
@@ -217,8 +235,13 @@ class CarbonSession:
                     item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.passed and report.when != "call" and self.role != "controller":
-            return  # a passed set-up or tear-down changes nothing: the common case, kept cheap
+        if (
+            report.passed
+            and self.role != "controller"
+            and type(report) is pytest.TestReport
+            and (report.when != "call" or not hasattr(report, "wasxfail"))
+        ):
+            return  # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         index = self._keys.get((report.nodeid, worker))

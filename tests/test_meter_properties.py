@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_carbon.meter as meter_module
-from pytest_carbon.meter import Meter
+from pytest_carbon.meter import Meter, TestFigures
 
 
 class FakeClocks:
@@ -26,7 +26,7 @@ class FakeClocks:
 # an event: (kind, wall advance, cpu advance, other processes' busy advance)
 events = st.lists(
     st.tuples(
-        st.sampled_from(["phase", "sample", "gap"]),
+        st.sampled_from(["phase", "phase", "same-test", "sample", "gap"]),
         st.integers(0, 50_000_000),
         st.integers(0, 50_000_000),
         st.integers(0, 100_000_000),
@@ -36,6 +36,31 @@ events = st.lists(
 )
 
 
+def reference_attribution(meter: Meter, n_tests: int) -> list[TestFigures]:
+    """The attribution written plainly, phase by phase and piece by piece, to check the fast one."""
+    samples, walls, phases = meter._samples, meter._walls, meter._phases
+    pieces = []
+    wall_sum = [0.0] * len(samples)
+    cpu_sum = [0.0] * len(samples)
+    figures = [TestFigures() for _ in range(n_tests)]
+    for i in range(0, len(phases), 5):
+        test, t0, t1, c0, c1 = phases[i : i + 5]
+        figures[test].duration_s += (t1 - t0) / 1e9
+        figures[test].cpu_time_s += max(c1 - c0, 0) / 1e9
+        for k, w, c in Meter._pieces(samples, walls, t0, t1, c0, c1):
+            pieces.append((test, k, w, c))
+            wall_sum[k] += w
+            cpu_sum[k] += c
+    for test, k, w, c in pieces:
+        wall_den = max((samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9, wall_sum[k])
+        cpu_den = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, cpu_sum[k])
+        static, dynamic = meter._process_energy(samples[k], samples[k - 1])
+        w_frac = w / wall_den if wall_den > 0 else 0.0
+        c_frac = c / cpu_den if cpu_den > 0 else 0.0
+        Meter._charge(figures[test], static, dynamic, w_frac, c_frac)
+    return figures
+
+
 @settings(max_examples=150, deadline=None)
 @given(events=events, scope=st.sampled_from(["process", "machine"]), processes=st.integers(1, 4))
 def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], scope: str, processes: int) -> None:
@@ -43,6 +68,8 @@ def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], s
     patch = pytest.MonkeyPatch()
     patch.setattr(meter_module, "_perf_ns", lambda: clocks.wall_ns)
     patch.setattr(meter_module, "cpu_now_ns", lambda: clocks.cpu_ns)
+    patch.setattr(meter_module, "_proc_ns", lambda: clocks.cpu_ns)
+    patch.setattr(meter_module, "_children_ns", lambda: 0)
     try:
         meter = Meter([FixedProbe()], period_s=0.02, scope=scope, processes=processes, threads=2)
         meter._read_cpu = lambda: (clocks.machine_busy_s, 0.0)
@@ -51,11 +78,12 @@ def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], s
         tests = 0
         for kind, wall, cpu, others in events:
             cpu = min(cpu, 2 * wall)  # two threads at most
-            if kind == "phase":
+            if kind == "phase" or (kind == "same-test" and tests > 0):
+                # "same-test": another phase of the test before (its set-up, call, tear-down)
                 meter.begin_phase()
                 clocks.advance(wall, cpu, others)
-                meter.end_phase(tests)
-                tests += 1
+                meter.end_phase(tests if kind == "phase" else tests - 1)
+                tests += kind == "phase"
             elif kind == "sample":
                 clocks.advance(wall, cpu, others)
                 meter.sample()
@@ -66,6 +94,12 @@ def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], s
     finally:
         patch.undo()
     tests_energy = sum(f.energy_j for f in figures)
+    for fig, expected in zip(figures, reference_attribution(meter, tests), strict=True):
+        assert fig.duration_s == pytest.approx(expected.duration_s, rel=1e-9, abs=1e-15)
+        assert fig.cpu_time_s == pytest.approx(expected.cpu_time_s, rel=1e-9, abs=1e-15)
+        assert fig.energy_j == pytest.approx(expected.energy_j, rel=1e-9, abs=1e-15)
+        assert fig.dynamic_energy_j == pytest.approx(expected.dynamic_energy_j, rel=1e-9, abs=1e-15)
+        assert fig.components_j == pytest.approx(expected.components_j, rel=1e-9, abs=1e-15)
     assert totals.energy_j >= 0
     assert tests_energy <= totals.energy_j * (1 + 1e-9) + 1e-12
     for fig in figures:
