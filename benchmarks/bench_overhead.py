@@ -1,11 +1,14 @@
 """Overhead of ``--carbon`` on a suite of trivial tests: time per test, start-up, memory per test.
 
-Runs plain pytest and ``pytest --carbon`` alternately on generated suites and reports medians:
+Runs plain pytest and ``pytest --carbon`` in back-to-back pairs on generated suites and reports medians
+of the paired differences, in wall time and in CPU time (user + system of all threads, less disturbed by
+other work on a shared machine):
 
-    python benchmarks/bench_overhead.py                 # 5,000 tests, 7 rounds, memory at 100,000
-    python benchmarks/bench_overhead.py --tests 1000 --rounds 3 --memory-tests 0
+    python benchmarks/bench_overhead.py                 # 5,000 tests, 15 rounds, memory at 100,000
+    python benchmarks/bench_overhead.py --tests 1000 --rounds 5 --memory-tests 0
 
-Added time per test = (median with - median without, on N tests - the same difference on 1 test) / N.
+Added start-up = the paired difference on a 1-test suite.
+Added time per test = (the paired difference on N tests - the added start-up) / N.
 Added memory per test = (peak RSS with - peak RSS without, on M tests) / M.
 """
 
@@ -34,8 +37,8 @@ def make_suite(folder: Path, tests: int) -> None:
         (folder / f"test_gen_{start // per_file:04d}.py").write_text(body)
 
 
-def run(folder: Path, carbon: bool) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one pytest run."""
+def run(folder: Path, carbon: bool) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (KiB) of one pytest run."""
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(folder)]
     if carbon:
         args[3:3] = ["--carbon", f"--carbon-json={folder / 'carbon.json'}", "--carbon-region=FR"]
@@ -46,24 +49,30 @@ def run(folder: Path, carbon: bool) -> tuple[float, int]:
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"pytest failed: {' '.join(args)}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def timings(folder: Path, rounds: int) -> tuple[list[float], list[float]]:
+def added(folder: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """Per round, what --carbon added: wall seconds and CPU seconds.
+
+    Each is the difference of a pair of back-to-back runs, so that slow drifts of a shared machine cancel out.
+    """
     run(folder, False)  # warm the bytecode and file caches
     run(folder, True)
-    plain: list[float] = []
-    metered: list[float] = []
-    for _ in range(rounds):
-        plain.append(run(folder, False)[0])
-        metered.append(run(folder, True)[0])
-    return plain, metered
+    wall: list[float] = []
+    cpu: list[float] = []
+    for turn in range(rounds):
+        order = (False, True) if turn % 2 == 0 else (True, False)
+        results = {carbon: run(folder, carbon) for carbon in order}
+        wall.append(results[True][0] - results[False][0])
+        cpu.append(results[True][1] - results[False][1])
+    return wall, cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--memory-tests", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,23 +82,24 @@ def main() -> int:
         one, many = Path(tmp, "one"), Path(tmp, "many")
         make_suite(one, 1)
         make_suite(many, args.tests)
-        one_runs = timings(one, args.rounds)
-        many_runs = timings(many, args.rounds)
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.rounds} alternated rounds")
-        for label, pick in (("median", statistics.median), ("minimum", min)):
-            p1, m1 = pick(one_runs[0]), pick(one_runs[1])
-            pn, mn = pick(many_runs[0]), pick(many_runs[1])
-            per_test_us = ((mn - pn) - (m1 - p1)) / args.tests * 1e6
+        one_wall, one_cpu = added(one, args.rounds)
+        many_wall, many_cpu = added(many, args.rounds)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.rounds} rounds of paired runs")
+        for label, one_runs, many_runs in (("wall", one_wall, many_wall), ("CPU", one_cpu, many_cpu)):
+            start_ms = statistics.median(one_runs) * 1e3
+            s1, _, s3 = statistics.quantiles(one_runs, n=4)
+            per_test = [(m - statistics.median(one_runs)) / args.tests * 1e6 for m in many_runs]
+            q1, median, q3 = statistics.quantiles(per_test, n=4)
             print(
-                f"{label:>7}: 1 test plain {p1:.3f} s, --carbon {m1:.3f} s -> start-up {(m1 - p1) * 1e3:+.1f} ms; "
-                f"{args.tests} tests plain {pn:.3f} s, --carbon {mn:.3f} s -> {(mn - pn) / pn * 100:+.1f} %, "
-                f"{per_test_us:+.1f} us per test"
+                f"{label:>4}: start-up {start_ms:+.1f} ms (median; quartiles "
+                f"{s1 * 1e3:+.1f} .. {s3 * 1e3:+.1f}); "
+                f"per test {median:+.1f} us (median; quartiles {q1:+.1f} .. {q3:+.1f}) on {args.tests} tests"
             )
         if args.memory_tests:
             big = Path(tmp, "big")
             make_suite(big, args.memory_tests)
-            _, rss_plain = run(big, False)
-            _, rss_carbon = run(big, True)
+            rss_plain = run(big, False)[2]
+            rss_carbon = run(big, True)[2]
             per_test_bytes = (rss_carbon - rss_plain) * 1024 / args.memory_tests
             print(
                 f"{args.memory_tests} tests: peak RSS plain {rss_plain / 1024:.0f} MiB, --carbon "

@@ -191,14 +191,16 @@ class CarbonSession:
         return index
 
     # Each wrapper is written out (no shared generator): they run three times a test. The
-    # children's CPU time is read at the test's start, at the end of its call and at its end.
+    # children's CPU time is read at the end of each test's call and at its end (and at the start
+    # of the first test): children are waited for by the tests' own code, and what the set-up of a
+    # test waited for is charged to its call.
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         index = self._index(item)
         meter = self.meter
         assert meter is not None
-        meter.begin_phase(True)
+        meter.begin_phase(index == 0)
         try:
             return (yield)
         finally:

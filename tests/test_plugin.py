@@ -88,6 +88,51 @@ def test_one(i):
     assert 1.6 <= one / half <= 2.4, (half, one)
 
 
+def test_cpu_of_waited_children_counts_in_the_test_that_waited(carbon_pytester: pytest.Pytester) -> None:
+    """A subprocess's CPU time is the test's: waited for in set-up, call or tear-down (first test too)."""
+    carbon_pytester.makepyfile(
+        """
+import subprocess, sys, time
+import pytest
+
+BURN = "import time\\nend = time.process_time() + 0.2\\nwhile time.process_time() < end: pass"
+
+def burn():
+    subprocess.run([sys.executable, "-c", BURN], check=True)
+
+@pytest.fixture
+def in_setup():
+    burn()
+
+@pytest.fixture
+def in_teardown():
+    yield
+    burn()
+
+def test_first_in_call():
+    burn()
+
+def test_idle():
+    time.sleep(0.05)
+
+def test_in_setup(in_setup):
+    pass
+
+def test_in_teardown(in_teardown):
+    pass
+
+def test_in_call():
+    burn()
+"""
+    )
+    result, report = run_json(carbon_pytester, "-p", "no:randomly")
+    result.assert_outcomes(passed=5)
+    cpu = {t["nodeid"].split("::")[1]: t["cpu_time_s"] for t in report["tests"]}
+    for name in ("test_first_in_call", "test_in_setup", "test_in_teardown", "test_in_call"):
+        assert cpu[name] >= 0.18, cpu
+    assert cpu["test_idle"] < 0.05, cpu
+
+
 def test_sleep_costs_static_energy_only(carbon_pytester: pytest.Pytester) -> None:
     carbon_pytester.makepyfile(
         BUSY
