@@ -20,6 +20,7 @@ import bisect
 import contextlib
 import os
 import resource
+import struct
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ _perf_ns = time.perf_counter_ns
 _proc_ns = time.process_time_ns
 _getrusage = resource.getrusage
 _CHILDREN = resource.RUSAGE_CHILDREN
+_PHASE = struct.Struct("=5q")  # test index, t0, t1, c0, c1: the phases array's items, in native order
 
 
 def _children_ns() -> int:
@@ -248,8 +250,10 @@ class Meter:
         self._ram_used_gb = 0.0
         # phases: flat int64 array of (test_index, t0, t1, c0, c1) per phase
         self._phases = array("q")
-        self._open: tuple[int, int] | None = None
+        self._t0 = -1  # wall clock at the start of the open phase (-1: none open)
+        self._c0 = 0  # CPU clock at the start of the open phase
         self._children = 0  # children's CPU time read last (ns)
+        self._append_phase = self._phases.frombytes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failed_probes: dict[str, str] = {}
@@ -288,12 +292,13 @@ class Meter:
         """Mark the start of a test phase (set-up, call or tear-down).
 
         ``children=False`` reuses the children's CPU time read last instead of asking the kernel
-        again (the plugin reads it at a test's start, the end of its call and its end: children
-        are waited for by the test's own code, and the remainder is charged to the next phase).
+        again (the plugin reads it at the end of a test's call and at its end: children are waited
+        for by the test's own code).
         """
         if children:
             self._children = _children_ns()
-        self._open = (_perf_ns(), _proc_ns() + self._children)
+        self._t0 = _perf_ns()
+        self._c0 = _proc_ns() + self._children
 
     def end_phase(self, test_index: int, children: bool = True) -> None:
         """Mark the end of the phase begun last, charging it to test ``test_index``."""
@@ -301,11 +306,12 @@ class Meter:
             self._children = _children_ns()
         c1 = _proc_ns() + self._children
         t1 = _perf_ns()
-        opened = self._open
-        if opened is None:
+        t0 = self._t0
+        if t0 < 0:
             return
-        self._open = None
-        self._phases.extend((test_index, opened[0], t1, opened[1], c1))
+        self._t0 = -1
+        # packed then appended as bytes: cheaper than converting five ints one by one
+        self._append_phase(_PHASE.pack(test_index, t0, t1, self._c0, c1))
 
     # ---- sampler
 
