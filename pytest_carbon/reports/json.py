@@ -37,7 +37,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-_STANDARD_KEYS = (
+#: the keys of a test entry the plugin writes, in order
+TEST_KEYS = (
     "nodeid",
     "outcome",
     "duration_s",
@@ -50,7 +51,8 @@ _STANDARD_KEYS = (
     "line",
     "worker",
 )
-_COMPONENT_KEYS = ("cpu", "ram", "gpu")
+#: the components of a test entry the plugin writes, in order
+COMPONENT_KEYS = ("cpu", "ram", "gpu")
 _FIGURES = ("duration_s", "cpu_time_s", "energy_j", "dynamic_energy_j", "co2_g")
 _text = encode_basestring  # a JSON string, as the encoder writes it with ensure_ascii=False
 #: per-test figures are written with 12 significant digits: far finer than any measurement, and
@@ -95,10 +97,10 @@ def _test_line(test: Mapping[str, Any]) -> str:
     infinity are refused as the encoder refuses them).
     """
     try:
-        if tuple(test) != _STANDARD_KEYS:
+        if tuple(test) != TEST_KEYS:
             raise TypeError
         comps = test["components_j"]
-        if tuple(comps) != _COMPONENT_KEYS:
+        if tuple(comps) != COMPONENT_KEYS:
             raise TypeError
         figures = (
             test["duration_s"],

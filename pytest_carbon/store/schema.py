@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pytest_carbon.reports.json import COMPONENT_KEYS, TEST_KEYS
 from pytest_carbon.reports.json import check_report as check_figures
 
 SCHEMA_VERSION = 1
@@ -150,22 +151,7 @@ SUMMARY_COLUMNS = (
     "exit_status",
 )
 
-_TEST_KEYS = frozenset(
-    [
-        "nodeid",
-        "outcome",
-        "duration_s",
-        "cpu_time_s",
-        "energy_j",
-        "dynamic_energy_j",
-        "co2_g",
-        "components_j",
-        "file",
-        "line",
-        "worker",
-        "budget",
-    ]
-)
+_TEST_KEYS = frozenset((*TEST_KEYS, "budget"))  # the keys that have columns of their own
 _FAILED = frozenset(("failed", "error"))
 
 
@@ -248,22 +234,6 @@ def run_row(report: Mapping[str, Any], project: str | None, organisation: str | 
     )
 
 
-_PLUGIN_KEYS = (
-    "nodeid",
-    "outcome",
-    "duration_s",
-    "cpu_time_s",
-    "energy_j",
-    "dynamic_energy_j",
-    "co2_g",
-    "components_j",
-    "file",
-    "line",
-    "worker",
-)
-_COMPONENTS = ("cpu", "ram", "gpu")
-
-
 def test_rows(run_id: str, tests: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     """The ``tests`` rows of a report's tests, in report order.
 
@@ -277,9 +247,9 @@ def test_rows(run_id: str, tests: Sequence[Mapping[str, Any]]) -> list[tuple[Any
         comps = t.get("components_j")
         if (
             type(t) is dict
-            and tuple(t) == _PLUGIN_KEYS
+            and tuple(t) == TEST_KEYS
             and type(comps) is dict
-            and tuple(comps) == _COMPONENTS
+            and tuple(comps) == COMPONENT_KEYS
             and type(t["line"]) in (int, type(None))
         ):
             figures = (
