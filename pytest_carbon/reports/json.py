@@ -65,10 +65,30 @@ _NUMBERS = (
 _LINE = '{"nodeid": %s, "outcome": %s, %s, "file": %s, "line": %s, "worker": %s}'
 
 
-def _line(value: Any) -> str:
-    if type(value) is not int:
-        raise TypeError
-    return str(value)
+def plugin_figures(test: Any) -> tuple[float, ...] | None:
+    """The eight figures of a test entry of the plugin's own shape, or None for any other entry.
+
+    The plugin's shape: a dict with the keys ``TEST_KEYS`` in that order, ``components_j`` a dict
+    with the keys ``COMPONENT_KEYS`` in that order, every figure a float and ``line`` an int or
+    None. The figures come in that order (``duration_s`` to ``co2_g``, then the components); the
+    JSON writer and the store take a direct path for such entries.
+    """
+    if type(test) is not dict or tuple(test) != TEST_KEYS:
+        return None
+    comps = test["components_j"]
+    if type(comps) is not dict or tuple(comps) != COMPONENT_KEYS or type(test["line"]) not in (int, type(None)):
+        return None
+    figures = (
+        test["duration_s"],
+        test["cpu_time_s"],
+        test["energy_j"],
+        test["dynamic_energy_j"],
+        test["co2_g"],
+        comps["cpu"],
+        comps["ram"],
+        comps["gpu"],
+    )
+    return figures if all(type(value) is float for value in figures) else None
 
 
 def _rounded(test: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,23 +116,9 @@ def _test_line(test: Mapping[str, Any]) -> str:
     encoder); an entry with other keys or other types goes through the encoder (NaN and
     infinity are refused as the encoder refuses them).
     """
+    figures = plugin_figures(test)
     try:
-        if tuple(test) != TEST_KEYS:
-            raise TypeError
-        comps = test["components_j"]
-        if tuple(comps) != COMPONENT_KEYS:
-            raise TypeError
-        figures = (
-            test["duration_s"],
-            test["cpu_time_s"],
-            test["energy_j"],
-            test["dynamic_energy_j"],
-            test["co2_g"],
-            comps["cpu"],
-            comps["ram"],
-            comps["gpu"],
-        )
-        if not all(type(value) is float for value in figures) or not math.isfinite(sum(figures)):
+        if figures is None or not math.isfinite(sum(figures)):
             raise TypeError
         line, worker, file = test["line"], test["worker"], test["file"]
         # printf-style formatting: measured faster here than str.format for these lines
@@ -122,7 +128,7 @@ def _test_line(test: Mapping[str, Any]) -> str:
             _text(test["outcome"]),
             numbers,
             "null" if file is None else _text(file),
-            "null" if line is None else _line(line),
+            "null" if line is None else str(line),
             "null" if worker is None else _text(worker),
         )
     except TypeError:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_carbon.reports.json import COMPONENT_KEYS, TEST_KEYS
+from pytest_carbon.reports.json import TEST_KEYS, plugin_figures
 from pytest_carbon.reports.json import check_report as check_figures
 
 SCHEMA_VERSION = 1
@@ -244,28 +244,10 @@ def test_rows(run_id: str, tests: Sequence[Mapping[str, Any]]) -> list[tuple[Any
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for seq, t in enumerate(tests):
-        comps = t.get("components_j")
-        if (
-            type(t) is dict
-            and tuple(t) == TEST_KEYS
-            and type(comps) is dict
-            and tuple(comps) == COMPONENT_KEYS
-            and type(t["line"]) in (int, type(None))
-        ):
-            figures = (
-                t["duration_s"],
-                t["cpu_time_s"],
-                t["energy_j"],
-                t["dynamic_energy_j"],
-                t["co2_g"],
-                comps["cpu"],
-                comps["ram"],
-                comps["gpu"],
-            )
-            if all(type(value) is float for value in figures):
-                row = (run_id, seq, t["nodeid"], t["outcome"], *figures, t["file"], t["line"], t["worker"], None, None)
-                append(row)
-                continue
+        figures = plugin_figures(t)
+        if figures is not None:
+            append((run_id, seq, t["nodeid"], t["outcome"], *figures, t["file"], t["line"], t["worker"], None, None))
+            continue
         append(_test_row(run_id, seq, t))
     return rows
 
