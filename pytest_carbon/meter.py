@@ -222,6 +222,38 @@ class Totals:
         self.intervals = intervals
 
 
+#: joules per wall second and per CPU second of a test in one interval: in all, of it the dynamic
+#: part, and per component (component, per wall second, per CPU second)
+Rates = tuple[float, float, float, float, tuple[tuple[str, float, float], ...]]
+
+
+def _rates(static: dict[str, float], dynamic: dict[str, float], wall_s: float, cpu_s: float) -> Rates:
+    """What a test is charged per second of wall time and of CPU time in an interval.
+
+    ``static``/``dynamic``: the process's energy per component over the interval; ``wall_s`` and
+    ``cpu_s``: the seconds they are shared over. Static energy follows wall time, dynamic energy
+    CPU time, except the GPU's, which follows wall time (CPU time does not follow GPU work).
+    """
+    per_wall = 1.0 / wall_s if wall_s > 0 else 0.0
+    per_cpu = 1.0 / cpu_s if cpu_s > 0 else 0.0
+    total_w = total_c = dyn_w = dyn_c = 0.0
+    per_comp = []
+    for comp, static_j in static.items():  # the same components as ``dynamic``
+        a = static_j * per_wall
+        d = dynamic[comp]
+        if comp == "gpu":
+            a += d * per_wall
+            dyn_w += d * per_wall
+            b = 0.0
+        else:
+            b = d * per_cpu
+            dyn_c += b
+        total_w += a
+        total_c += b
+        per_comp.append((comp, a, b))
+    return total_w, total_c, dyn_w, dyn_c, tuple(per_comp)
+
+
 class Meter:
     """Records phases and samples; attributes energy at the end."""
 
@@ -434,24 +466,6 @@ class Meter:
             k += 1
         return out
 
-    @staticmethod
-    def _charge(
-        fig: TestFigures,
-        static: dict[str, float],
-        dynamic: dict[str, float],
-        w_frac: float,
-        c_frac: float,
-    ) -> None:
-        for comp, s in static.items():
-            e = s * w_frac
-            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + e
-            fig.energy_j += e
-        for comp, d in dynamic.items():
-            e = d * (w_frac if comp == "gpu" else c_frac)
-            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + e
-            fig.energy_j += e
-            fig.dynamic_energy_j += e
-
     def figures_for(self, test_index: int) -> TestFigures:
         """Figures of one test so far, after closing the current interval (for budgets).
 
@@ -476,7 +490,8 @@ class Meter:
     def _charge_phases(
         self, fig: TestFigures, samples: list[Sample], walls: list[int], phases: list[tuple[int, int, int, int]]
     ) -> None:
-        cache: dict[int, tuple[dict[str, float], dict[str, float], float, float]] = {}
+        cache: dict[int, tuple[float, float, Rates]] = {}
+        comps = fig.components_j
         for t0, t1, c0, c1 in phases:
             fig.duration_s += (t1 - t0) / 1e9
             fig.cpu_time_s += max(c1 - c0, 0) / 1e9
@@ -485,11 +500,13 @@ class Meter:
                     static, dynamic = self._process_energy(samples[k], samples[k - 1])
                     wall_s = (samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9
                     cpu_s = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, 0.0)
-                    cache[k] = (static, dynamic, wall_s, cpu_s)
-                static, dynamic, wall_s, cpu_s = cache[k]
-                w_frac = min(w / wall_s, 1.0) if wall_s > 0 else 0.0
-                c_frac = min(c / cpu_s, 1.0) if cpu_s > 0 else 0.0
-                self._charge(fig, static, dynamic, w_frac, c_frac)
+                    cache[k] = (wall_s, cpu_s, _rates(static, dynamic, wall_s, cpu_s))
+                wall_s, cpu_s, (total_w, total_c, dyn_w, dyn_c, per_comp) = cache[k]
+                w, c = min(w, wall_s), min(c, cpu_s)  # a phase never takes more than its interval had
+                fig.energy_j += w * total_w + c * total_c
+                fig.dynamic_energy_j += w * dyn_w + c * dyn_c
+                for comp, a, b in per_comp:
+                    comps[comp] = comps.get(comp, 0.0) + w * a + c * b
 
     def attribute(self, n_tests: int) -> tuple[AllFigures, Totals]:
         """Charge every recorded phase; return per-test figures and the session's totals."""
@@ -560,23 +577,9 @@ class Meter:
         for k in range(1, n):
             wall_den = max((samples[k].wall_ns - samples[k - 1].wall_ns) / 1e9, wall_sum[k])
             cpu_den = max((samples[k].cpu_ns - samples[k - 1].cpu_ns) / 1e9, cpu_sum[k])
-            per_wall = 1.0 / wall_den if wall_den > 0 else 0.0
-            per_cpu = 1.0 / cpu_den if cpu_den > 0 else 0.0
-            total_w = total_c = dyn_w = dyn_c = 0.0
+            total_w, total_c, dyn_w, dyn_c, per_comp = _rates(proc_static[k], proc_dynamic[k], wall_den, cpu_den)
             columns: list[tuple[list[float], float, float]] = []
-            static, dynamic = proc_static[k], proc_dynamic[k]
-            for comp, static_j in static.items():  # the same components as ``dynamic``
-                a = static_j * per_wall
-                d = dynamic[comp]
-                if comp == "gpu":  # GPU work does not follow CPU time: by wall time
-                    a += d * per_wall
-                    dyn_w += d * per_wall
-                    b = 0.0
-                else:
-                    b = d * per_cpu
-                    dyn_c += b
-                total_w += a
-                total_c += b
+            for comp, a, b in per_comp:
                 if comp not in figures.components_j:
                     figures.components_j[comp] = [0.0] * n_tests
                 columns.append((figures.components_j[comp], a, b))

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import pytest_carbon.meter as meter_module
 from pytest_carbon.meter import Meter, TestFigures
+from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe
 
 
 class FakeClocks:
@@ -57,13 +58,38 @@ def reference_attribution(meter: Meter, n_tests: int) -> list[TestFigures]:
         static, dynamic = meter._process_energy(samples[k], samples[k - 1])
         w_frac = w / wall_den if wall_den > 0 else 0.0
         c_frac = c / cpu_den if cpu_den > 0 else 0.0
-        Meter._charge(figures[test], static, dynamic, w_frac, c_frac)
+        fig = figures[test]
+        for comp, s in static.items():  # static energy by wall time
+            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + s * w_frac
+            fig.energy_j += s * w_frac
+        for comp, d in dynamic.items():  # dynamic energy by CPU time, the GPU's by wall time
+            e = d * (w_frac if comp == "gpu" else c_frac)
+            fig.components_j[comp] = fig.components_j.get(comp, 0.0) + e
+            fig.energy_j += e
+            fig.dynamic_energy_j += e
     return figures
 
 
+class GpuProbe(Probe):
+    """50 W idle and 100 W of work whenever the interval lasts: GPU energy, charged by wall time."""
+
+    name = "gpu-fixed"
+    components = ("gpu",)
+
+    def read(self, load: MachineLoad) -> list[ComponentEnergy]:
+        return [ComponentEnergy("gpu", 50.0 * load.duration_s, 100.0 * load.duration_s, False, self.name)]
+
+
 @settings(max_examples=150, deadline=None)
-@given(events=events, scope=st.sampled_from(["process", "machine"]), processes=st.integers(1, 4))
-def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], scope: str, processes: int) -> None:
+@given(
+    events=events,
+    scope=st.sampled_from(["process", "machine"]),
+    processes=st.integers(1, 4),
+    gpu=st.booleans(),
+)
+def test_tests_never_exceed_the_total(
+    events: list[tuple[str, int, int, int]], scope: str, processes: int, gpu: bool
+) -> None:
     clocks = FakeClocks()
     patch = pytest.MonkeyPatch()
     patch.setattr(meter_module, "_perf_ns", lambda: clocks.wall_ns)
@@ -71,7 +97,8 @@ def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], s
     patch.setattr(meter_module, "_proc_ns", lambda: clocks.cpu_ns)
     patch.setattr(meter_module, "_children_ns", lambda: 0)
     try:
-        meter = Meter([FixedProbe()], period_s=0.02, scope=scope, processes=processes, threads=2)
+        probes: list[Probe] = [FixedProbe(), GpuProbe()] if gpu else [FixedProbe()]
+        meter = Meter(probes, period_s=0.02, scope=scope, processes=processes, threads=2)
         meter._read_cpu = lambda: (clocks.machine_busy_s, 0.0)
         meter._read_mem = lambda: 1.0
         meter.sample()
@@ -107,6 +134,7 @@ def test_tests_never_exceed_the_total(events: list[tuple[str, int, int, int]], s
         assert 0 <= fig.dynamic_energy_j <= fig.energy_j * (1 + 1e-9) + 1e-15
         assert sum(fig.components_j.values()) == pytest.approx(fig.energy_j, rel=1e-9, abs=1e-12)
     assert sum(totals.components_j.values()) == pytest.approx(totals.energy_j, rel=1e-9, abs=1e-12)
-    # static energy: the process's share of 12 W (10 W cpu + 2 W ram) over the whole timeline
+    # static energy: the process's share of 12 W (10 W cpu + 2 W ram), and 50 W of GPU, over the whole timeline
     duration_s = totals.duration_s
-    assert totals.static_j == pytest.approx(12.0 * duration_s / processes, rel=1e-6, abs=1e-9)
+    static_w = 12.0 + (50.0 if gpu else 0.0)
+    assert totals.static_j == pytest.approx(static_w * duration_s / processes, rel=1e-6, abs=1e-9)
