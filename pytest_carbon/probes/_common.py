@@ -14,6 +14,9 @@ import os
 
 from pytest_carbon.probes.base import ProbeError
 
+#: where the kernel's powercap interface (RAPL among it) lives
+POWERCAP_ROOT = "/sys/class/powercap"
+
 
 class IdleFloor:
     """Lowest average power seen so far for one domain, and the split it implies."""

@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pytest_carbon.probes._common import IdleFloor, NotPresent
+from pytest_carbon.probes._common import POWERCAP_ROOT, IdleFloor, NotPresent
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 
-DEFAULT_ROOT = "/sys/class/powercap"
+DEFAULT_ROOT = POWERCAP_ROOT
 
 _TOP_ZONE = re.compile(r"^(?P<type>[a-z][a-z-]*rapl[a-z-]*):(?P<index>\d+)$")
 

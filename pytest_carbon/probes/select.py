@@ -17,12 +17,12 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_carbon.probes._common import NotPresent, nvml_possible, rapl_possible
+from pytest_carbon.probes._common import POWERCAP_ROOT, NotPresent, nvml_possible, rapl_possible
 from pytest_carbon.probes.base import Probe, ProbeError
 
 CHOICES = ("auto", "model", "rapl", "nvml", "none")
-#: the powercap folder (rapl.DEFAULT_ROOT, repeated here so that a machine without it never imports rapl)
-DEFAULT_RAPL_ROOT = "/sys/class/powercap"
+#: the powercap folder, as rapl.DEFAULT_ROOT (from _common, so that a machine without it never imports rapl)
+DEFAULT_RAPL_ROOT = POWERCAP_ROOT
 
 
 class Selection:
@@ -67,6 +67,24 @@ def _start(probe: Probe) -> None:
         raise
 
 
+def _start_counter(probe: Probe, asked: bool, problems: list[str], suffix: str = "") -> bool:
+    """Start a counter probe; True when it runs.
+
+    Its absence is said only when it was ``asked`` for by name, any other failure always (each
+    message followed by ``suffix``).
+    """
+    try:
+        _start(probe)
+    except NotPresent as err:
+        if asked:
+            problems.append(f"{err}{suffix}")
+        return False
+    except ProbeError as err:
+        problems.append(f"{err}{suffix}")
+        return False
+    return True
+
+
 def select_probes(
     choice: str,
     options: Mapping[str, Any],
@@ -97,14 +115,7 @@ def select_probes(
             from pytest_carbon.probes.rapl import RaplProbe
 
             rapl = RaplProbe(rapl_root or None, psys=bool(options.get("carbon_rapl_psys") or False))
-            try:
-                _start(rapl)
-            except NotPresent as err:
-                if choice == "rapl":
-                    problems.append(f"{err}")
-            except ProbeError as err:
-                problems.append(str(err))
-            else:
+            if _start_counter(rapl, choice == "rapl", problems):
                 probes.append(rapl)
                 measured.update(rapl.components)
 
@@ -112,14 +123,7 @@ def select_probes(
             from pytest_carbon.probes.nvml import NvmlProbe
 
             nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root)
-            try:
-                _start(nvml)
-            except NotPresent as err:
-                if choice == "nvml":
-                    problems.append(f"{err}; GPU energy is not measured")
-            except ProbeError as err:
-                problems.append(f"{err}; GPU energy is not measured")
-            else:
+            if _start_counter(nvml, choice == "nvml", problems, "; GPU energy is not measured"):
                 probes.append(nvml)
                 measured.add("gpu")
 
