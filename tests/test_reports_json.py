@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_carbon.reports.json import _rounded, _test_line, dumps
+from pytest_carbon.reports.json import _rounded, _test_lines, dumps
 
 
 def _entry(**changes: Any) -> dict[str, Any]:
@@ -31,6 +31,11 @@ def _entry(**changes: Any) -> dict[str, Any]:
     return entry
 
 
+def _test_line(entry: dict[str, Any]) -> str:
+    (line,) = _test_lines([entry], {})
+    return line
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -44,6 +49,8 @@ def _entry(**changes: Any) -> dict[str, Any]:
         {"components_j": {"cpu": 1.0, "ram": 2.0}},
         {"components_j": {"ram": 2.0, "cpu": 1.0, "gpu": 0.0}},
         {"duration_s": 1e308, "cpu_time_s": 1e308},  # finite each, infinite sum
+        {"file": ["a", "b"]},  # not a string, not hashable
+        {"worker": 3, "outcome": None},
     ],
 )
 def test_a_line_reads_back_as_the_entry_at_12_digits(changes: dict[str, Any]) -> None:
@@ -93,3 +100,18 @@ def test_a_report_of_any_size_reads_back(count: int) -> None:
     text = dumps(report)
     assert json.loads(text) == {**report, "tests": [_rounded(t) for t in report["tests"]]}
     assert text.count("\n    {") == count  # one test a line
+
+
+def test_lines_that_share_their_strings_each_read_back_as_their_entry() -> None:
+    entries = [
+        _entry(),
+        _entry(worker="gw0", outcome="failed"),
+        _entry(worker=None, file=None, outcome="passed"),
+        _entry(worker="gw0", file="tests/test_é.py", outcome="failed"),
+        _entry(worker=1, file="tests/test_a.py"),  # an int worker: the encoder writes it
+        _entry(worker="gw0", outcome="passed", file="tests/test_a.py"),
+    ]
+    quoted: dict[Any, str] = {}
+    lines = _test_lines(entries, quoted)
+    assert [json.loads(line) for line in lines] == [_rounded(e) for e in entries]
+    assert _test_lines(entries, quoted) == lines  # the strings kept from the first pass change nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import operator
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -54,15 +55,19 @@ TEST_KEYS = (
 #: the components of a test entry the plugin writes, in order
 COMPONENT_KEYS = ("cpu", "ram", "gpu")
 _FIGURES = ("duration_s", "cpu_time_s", "energy_j", "dynamic_energy_j", "co2_g")
+_test_figures = operator.itemgetter(*_FIGURES)
+_component_figures = operator.itemgetter(*COMPONENT_KEYS)
+_FLOAT_ONLY = {float}
+_LINE_TYPES = (int, type(None))
 _text = encode_basestring  # a JSON string, as the encoder writes it with ensure_ascii=False
 #: per-test figures are written with 12 significant digits: far finer than any measurement, and
 #: about half the cost of the shortest exact text of a float
 _DIGITS = "%.12g"
-_NUMBERS = (
-    '"duration_s": %.12g, "cpu_time_s": %.12g, "energy_j": %.12g, "dynamic_energy_j": %.12g, '
-    '"co2_g": %.12g, "components_j": {"cpu": %.12g, "ram": %.12g, "gpu": %.12g}'
+_LINE = (
+    '{"nodeid": %s, "outcome": %s, "duration_s": %.12g, "cpu_time_s": %.12g, "energy_j": %.12g, '
+    '"dynamic_energy_j": %.12g, "co2_g": %.12g, "components_j": {"cpu": %.12g, "ram": %.12g, "gpu": %.12g}, '
+    '"file": %s, "line": %s, "worker": %s}'
 )
-_LINE = '{"nodeid": %s, "outcome": %s, %s, "file": %s, "line": %s, "worker": %s}'
 
 
 def plugin_figures(test: Any) -> tuple[float, ...] | None:
@@ -76,19 +81,11 @@ def plugin_figures(test: Any) -> tuple[float, ...] | None:
     if type(test) is not dict or tuple(test) != TEST_KEYS:
         return None
     comps = test["components_j"]
-    if type(comps) is not dict or tuple(comps) != COMPONENT_KEYS or type(test["line"]) not in (int, type(None)):
+    if type(comps) is not dict or tuple(comps) != COMPONENT_KEYS or type(test["line"]) not in _LINE_TYPES:
         return None
-    figures = (
-        test["duration_s"],
-        test["cpu_time_s"],
-        test["energy_j"],
-        test["dynamic_energy_j"],
-        test["co2_g"],
-        comps["cpu"],
-        comps["ram"],
-        comps["gpu"],
-    )
-    return figures if all(type(value) is float for value in figures) else None
+    figures: tuple[float, ...] = _test_figures(test) + _component_figures(comps)
+    # the types checked in C (no generator): every figure a float, no int, no bool
+    return figures if set(map(type, figures)) == _FLOAT_ONLY else None
 
 
 def _rounded(test: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,37 +106,50 @@ def _rounded(test: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _test_line(test: Mapping[str, Any]) -> str:
-    """One test entry as one line of JSON, figures at 12 significant digits.
+def _test_lines(tests: Iterable[Mapping[str, Any]], quoted: dict[Any, str]) -> list[str]:
+    """Test entries as lines of JSON, one an entry, figures at 12 significant digits.
 
     The entries the plugin builds are formatted directly (several times faster than the
     encoder); an entry with other keys or other types goes through the encoder (NaN and
-    infinity are refused as the encoder refuses them).
+    infinity are refused as the encoder refuses them). ``quoted`` keeps the JSON text of the
+    strings that repeat from one test to the next (outcome, file, worker).
     """
-    figures = plugin_figures(test)
-    try:
-        if figures is None or not math.isfinite(sum(figures)):
-            raise TypeError
-        line, worker, file = test["line"], test["worker"], test["file"]
-        # printf-style formatting: measured faster here than str.format for these lines
-        numbers = _NUMBERS % figures
-        return _LINE % (
-            _text(test["nodeid"]),
-            _text(test["outcome"]),
-            numbers,
-            "null" if file is None else _text(file),
-            "null" if line is None else str(line),
-            "null" if worker is None else _text(worker),
-        )
-    except TypeError:
-        return _ENCODER.encode(_rounded(test))
+    lines: list[str] = []
+    append = lines.append
+    for test in tests:
+        figures = plugin_figures(test)
+        try:
+            if figures is None or not math.isfinite(sum(figures)):
+                raise TypeError
+            outcome, file, worker, line = test["outcome"], test["file"], test["worker"], test["line"]
+            # printf-style formatting: measured faster here than str.format for these lines
+            append(
+                _LINE
+                % (
+                    _text(test["nodeid"]),
+                    quoted.get(outcome) or _quote(quoted, outcome),
+                    *figures,
+                    quoted.get(file) or _quote(quoted, file),
+                    "null" if line is None else line,
+                    quoted.get(worker) or _quote(quoted, worker),
+                )
+            )
+        except TypeError:  # a string that is not one, an unhashable value, NaN: the encoder says
+            append(_ENCODER.encode(_rounded(test)))
+    return lines
+
+
+def _quote(quoted: dict[Any, str], value: Any) -> str:
+    """The JSON text of ``value`` (a string or None), kept in ``quoted``; TypeError for any other."""
+    text = quoted[value] = "null" if value is None else _text(value)
+    return text
 
 
 def _chunks(report: dict[str, Any]) -> Iterator[str]:
     """The report's JSON text in pieces: indented, with one test a line.
 
     Indented output goes through the json module's pure-Python encoder (about 30 microseconds
-    a test); the tests, the bulk of a large report, are written one line each (``_test_line``),
+    a test); the tests, the bulk of a large report, are written one line each (``_test_lines``),
     in blocks, so that a large report is never held twice in memory.
     """
     head = {key: value for key, value in report.items() if key != "tests"}
@@ -149,8 +159,9 @@ def _chunks(report: dict[str, Any]) -> Iterator[str]:
         return
     tests = report["tests"]
     yield (text[:-2] + ",\n" if head else "{\n") + '  "tests": ['
+    quoted: dict[Any, str] = {}
     for start in range(0, len(tests), _BLOCK):
-        lines = ",\n    ".join(map(_test_line, tests[start : start + _BLOCK]))
+        lines = ",\n    ".join(_test_lines(tests[start : start + _BLOCK], quoted))
         yield ("\n    " if start == 0 else ",\n    ") + lines
     yield ("\n  ]" if tests else "]") + "\n}\n"
 
