@@ -70,14 +70,20 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     missing = []
     no_figures = []
     columns = session.figures
-    if len(columns) != len(session.tests):  # no attribution (the meter never started)
-        columns = AllFigures(len(session.tests))
+    records = session.tests
+    if len(columns) != len(records):  # no attribution (the meter never started)
+        columns = AllFigures(len(records))
     by_comp = columns.components_j
     extra = [comp for comp in by_comp if comp not in COMPONENTS]
     controller = session.role == "controller"
-    for index, (record, duration_s, cpu_time_s, energy_j, dynamic_j, cpu_j, ram_j, gpu_j) in enumerate(
+    subtests = records.subtests
+    rows = enumerate(
         zip(
-            session.tests,
+            records.nodeids,
+            records.outcomes,
+            records.files,
+            records.lines,
+            records.workers,
             columns.duration_s,
             columns.cpu_time_s,
             columns.energy_j,
@@ -87,31 +93,46 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             by_comp["gpu"],
             strict=True,
         )
-    ):
+    )
+    for index, (
+        nodeid,
+        outcome,
+        file,
+        line,
+        worker,
+        duration_s,
+        cpu_time_s,
+        energy_j,
+        dynamic_j,
+        cpu_j,
+        ram_j,
+        gpu_j,
+    ) in rows:
         entry: dict[str, Any] = {
-            "nodeid": record.nodeid,
-            "outcome": record.outcome,
+            "nodeid": nodeid,
+            "outcome": outcome,
             "duration_s": duration_s,
             "cpu_time_s": cpu_time_s,
             "energy_j": energy_j,
             "dynamic_energy_j": dynamic_j,
             "co2_g": energy_j * factor,
             "components_j": {"cpu": cpu_j, "ram": ram_j, "gpu": gpu_j},
-            "file": record.file,
-            "line": record.line,
-            "worker": record.worker,
+            "file": file,
+            "line": line,
+            "worker": worker,
         }
         for comp in extra:
             entry["components_j"][comp] = by_comp[comp][index]
         if controller:
             received = session.received.get(index)
             if received is None:
-                no_figures.append(record.nodeid)
+                no_figures.append(nodeid)
             else:
                 for key in _FIGURES:
                     entry[key] = received[key]
-        if record.subtests:
-            entry["subtests"] = {"count": record.subtests, "failed": record.subtests_failed}
+        if subtests and index in subtests:
+            count, failed = subtests[index]
+            entry["subtests"] = {"count": count, "failed": failed}
         append(entry)
     session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)

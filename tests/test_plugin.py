@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -458,3 +459,38 @@ def test_json_report_is_readable_by_others(carbon_pytester: pytest.Pytester) -> 
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+COUNT_OBJECTS_CONFTEST = """
+import gc
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session):
+    result = yield
+    gc.collect()
+    print(f"OBJECTS {len(gc.get_objects())}")
+    return result
+"""
+
+
+def test_a_metered_run_keeps_no_object_a_test(pytester: pytest.Pytester) -> None:
+    """What is known of each test is kept by column: a long session gives the collector nothing more a test."""
+    pytester.makeconftest(COUNT_OBJECTS_CONFTEST)
+
+    def added_objects(tests: int) -> int:
+        """Objects alive after the tests, metered run less plain run."""
+        pytester.makepyfile("\n".join(f"def test_{i}(): pass" for i in range(tests)))
+        counts = []
+        for metered in ([], ["--carbon", "--carbon-region=FR", "--carbon-store=off"]):
+            result = pytester.runpytest_subprocess("-s", "-p", "no:randomly", "-p", "no:cacheprovider", *metered)
+            assert result.ret == 0
+            (count,) = re.findall(r"OBJECTS (\d+)", result.stdout.str())
+            counts.append(int(count))
+        return counts[1] - counts[0]
+
+    # the plugin's own objects (modules, probes, meter) are the same whatever the number of tests
+    per_test = (added_objects(500) - added_objects(100)) / 400
+    assert per_test < 0.5
