@@ -52,21 +52,37 @@ def run(folder: Path, carbon: bool) -> tuple[float, float, int]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def added(folder: Path, rounds: int) -> tuple[list[float], list[float]]:
-    """Per round, what --carbon added: wall seconds and CPU seconds.
+class Rounds:
+    """The runs of one suite: per round, plain and metered, wall and CPU seconds."""
 
-    Each is the difference of a pair of back-to-back runs, so that slow drifts of a shared machine cancel out.
+    def __init__(self) -> None:
+        self.plain: list[tuple[float, float]] = []
+        self.metered: list[tuple[float, float]] = []
+
+    def paired(self, which: int) -> list[float]:
+        """Per round, what --carbon added (0: wall, 1: CPU): the difference of a back-to-back pair."""
+        return [m[which] - p[which] for p, m in zip(self.plain, self.metered, strict=True)]
+
+    def fastest(self, which: int) -> float:
+        """The fastest metered run less the fastest plain run (0: wall, 1: CPU)."""
+        return min(m[which] for m in self.metered) - min(p[which] for p in self.plain)
+
+
+def measure(folder: Path, rounds: int) -> Rounds:
+    """Run plain and metered pytest ``rounds`` times each, in back-to-back pairs (the order alternates).
+
+    Paired differences cancel the slow drifts of a shared machine; the fastest runs of each kind
+    leave out the slowdowns that hit one run and not its pair.
     """
     run(folder, False)  # warm the bytecode and file caches
     run(folder, True)
-    wall: list[float] = []
-    cpu: list[float] = []
+    result = Rounds()
     for turn in range(rounds):
         order = (False, True) if turn % 2 == 0 else (True, False)
-        results = {carbon: run(folder, carbon) for carbon in order}
-        wall.append(results[True][0] - results[False][0])
-        cpu.append(results[True][1] - results[False][1])
-    return wall, cpu
+        runs = {carbon: run(folder, carbon) for carbon in order}
+        result.plain.append(runs[False][:2])
+        result.metered.append(runs[True][:2])
+    return result
 
 
 def main() -> int:
@@ -82,19 +98,27 @@ def main() -> int:
         one, many = Path(tmp, "one"), Path(tmp, "many")
         make_suite(one, 1)
         make_suite(many, args.tests)
-        one_wall, one_cpu = added(one, args.rounds)
-        many_wall, many_cpu = added(many, args.rounds)
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.rounds} rounds of paired runs")
-        for label, one_runs, many_runs in (("wall", one_wall, many_wall), ("CPU", one_cpu, many_cpu)):
+        small = measure(one, args.rounds)
+        large = measure(many, args.rounds)
+        plain_s = statistics.median(p[0] for p in large.plain)
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.rounds} rounds of paired runs; "
+            f"plain pytest: {plain_s / args.tests * 1e6:.0f} us a test (median wall)"
+        )
+        for which, label in enumerate(("wall", "CPU")):
+            one_runs = small.paired(which)
             start_ms = statistics.median(one_runs) * 1e3
             s1, _, s3 = statistics.quantiles(one_runs, n=4)
-            per_test = [(m - statistics.median(one_runs)) / args.tests * 1e6 for m in many_runs]
+            per_test = [(m - statistics.median(one_runs)) / args.tests * 1e6 for m in large.paired(which)]
             q1, median, q3 = statistics.quantiles(per_test, n=4)
+            fastest_start = small.fastest(which)
+            fastest_per_test = (large.fastest(which) - fastest_start) / args.tests * 1e6
             print(
                 f"{label:>4}: start-up {start_ms:+.1f} ms (median; quartiles "
                 f"{s1 * 1e3:+.1f} .. {s3 * 1e3:+.1f}); "
                 f"per test {median:+.1f} us (median; quartiles {q1:+.1f} .. {q3:+.1f}) on {args.tests} tests"
             )
+            print(f"{'':>4}  fastest runs: start-up {fastest_start * 1e3:+.1f} ms, per test {fastest_per_test:+.1f} us")
         if args.memory_tests:
             big = Path(tmp, "big")
             make_suite(big, args.memory_tests)
