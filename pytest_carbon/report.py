@@ -130,7 +130,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             else:
                 for key in _FIGURES:
                     entry[key] = received[key]
-        if subtests and index in subtests:
+        if index in subtests:
             count, failed = subtests[index]
             entry["subtests"] = {"count": count, "failed": failed}
         append(entry)

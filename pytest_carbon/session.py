@@ -194,8 +194,12 @@ class CarbonSession:
     def _new_record(self, nodeid: str, location: tuple[str, int | None, str], worker: str | None) -> int:
         path, line, _ = location
         index = self.tests.add(nodeid, path, None if line is None else line + 1, worker)
-        self._keys[(nodeid, worker) if self.role == "controller" else nodeid] = index
+        self._keys[self._key(nodeid, worker)] = index
         return index
+
+    def _key(self, nodeid: str, worker: str | None) -> Any:
+        """A test's key in ``_keys``: its node id; with the worker's id too on the xdist controller."""
+        return (nodeid, worker) if self.role == "controller" else nodeid
 
     def _index(self, item: pytest.Item) -> int:
         current = self._current
@@ -265,7 +269,7 @@ class CarbonSession:
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         controller = self.role == "controller"
-        index = self._keys.get((report.nodeid, worker) if controller else report.nodeid)
+        index = self._keys.get(self._key(report.nodeid, worker))
         if index is None:
             if not controller:
                 return
