@@ -7,6 +7,7 @@ one-line reason, measured and allowed figures side by side, and how the figure w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -14,6 +15,17 @@ from pytest_carbon.units import Quantity, QuantityError, format_co2, format_ener
 
 Mode = Literal["fail", "warn"]
 MODES: tuple[str, ...] = ("fail", "warn")
+
+#: a test's run-to-run noise (log-space standard deviation) assumed for budgets: a test over its
+#: limit by less than e^(2 x this) is measured again before it fails (``confirm.py``)
+BUDGET_NOISE = 0.15
+#: the marker of a test that must never run twice (no confirmation)
+NO_REPEAT = "carbon_no_repeat"
+
+
+def budget_band(limit_si: float, noise: float = BUDGET_NOISE) -> float:
+    """The figure under which an exceeded budget is measured again before it fails (limit x e^(2 noise))."""
+    return limit_si * math.exp(2 * noise)
 
 
 class Budget(NamedTuple):
@@ -103,6 +115,8 @@ class Verdict(NamedTuple):
     mode: Mode = "fail"
     file: str | None = None
     line: int | None = None
+    #: the repeated measurements the figure is the median of (a budget confirmed after the run)
+    measurements: tuple[float, ...] = ()
 
     @property
     def exceeded(self) -> bool:
@@ -127,8 +141,15 @@ class Verdict(NamedTuple):
         """One line: what was measured, how, and the budget."""
         what = "session carbon budget" if self.subject == "session" else "carbon budget"
         verb = "exceeded" if self.exceeded else "met"
+        measured = "measured"
+        if self.measurements:
+            low, high = min(self.measurements), max(self.measurements)
+            measured = (
+                f"median of {len(self.measurements)} measurements after the run "
+                f"({_fmt(low, self.budget.kind)}..{_fmt(high, self.budget.kind)})"
+            )
         return (
-            f"{what} {verb}: {self.measured_text()} measured ({self.how}), budget {self.budget.limit_text()}"
+            f"{what} {verb}: {self.measured_text()} {measured} ({self.how}), budget {self.budget.limit_text()}"
             f" (from {self.budget.origin})"
         )
 
@@ -143,6 +164,7 @@ class Verdict(NamedTuple):
             "mode": self.mode,
             "origin": self.budget.origin,
             "text": self.text(),
+            "measurements": list(self.measurements),
         }
 
 
@@ -163,6 +185,15 @@ def check(
 def check_test(entry: Mapping[str, Any], budget: Budget, report: Mapping[str, Any], mode: Mode = "fail") -> Verdict:
     """Check one test entry of a report against its budget."""
     how = how_obtained(report.get("machine", {}).get("probes", []), report.get("region"), budget.kind)
+    repeats = entry.get("confirmations")
+    values: tuple[float, ...] = ()
+    if isinstance(repeats, Mapping) and repeats.get("reason") == "budget":
+        values = tuple(float(v) for v in repeats.get(budget.key) or ())
+    if values:
+        ordered = sorted(values)
+        n = len(ordered)
+        middle = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+        return Verdict(str(entry["nodeid"]), budget, middle, how, mode, entry.get("file"), entry.get("line"), values)
     return check(str(entry["nodeid"]), entry, budget, how, mode, file=entry.get("file"), line=entry.get("line"))
 
 

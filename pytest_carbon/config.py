@@ -65,6 +65,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of 1 or more, for example 5") from None
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more, for example 5")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number between 0 and 1, for example 0.05") from None
+    if not math.isfinite(value) or not 0 < value < 1:
+        raise ValueError("expected a number between 0 and 1, for example 0.05")
+    return value
+
+
 def _text(text: str) -> str:
     return text.strip()
 
@@ -251,20 +271,63 @@ OPTIONS: tuple[Option, ...] = (
         "what an exceeded budget does: fail (the test, or the run for the session budget) or warn",
         "MODE",
     ),
-    Option("carbon_compare", _text, "", "a previous JSON report to compare this run with (the baseline)", "PATH"),
+    Option(
+        "carbon_compare",
+        _text,
+        "",
+        "baseline to compare this run with: a previous JSON report (PATH), the last comparable stored run "
+        "(last) or the median of the last comparable stored runs (history)",
+        "PATH|last|history",
+    ),
     Option(
         "carbon_compare_fail",
         _percent,
         None,
-        'fail the run when the session or a test uses more than PERCENT over the baseline ("15%")',
+        'fail the run when the session or a test uses more than PERCENT over the baseline ("15%"), beyond its noise',
         "PERCENT",
     ),
     Option(
         "carbon_compare_metric",
-        _choice("energy", "co2"),
-        "energy",
-        "what the baseline comparison checks: energy (default; the region may differ between runs) or co2",
+        _choice("reference", "energy", "co2"),
+        "reference",
+        "what the comparison judges: reference (default: CPU time corrected for the machine's speed, at a "
+        "reference power; follows the code), energy (attributed) or co2",
         "METRIC",
+    ),
+    Option(
+        "carbon_compare_runs",
+        _positive_int,
+        5,
+        "stored runs that make the baseline of --carbon-compare=history",
+        "N",
+    ),
+    Option(
+        "carbon_compare_branch",
+        _text,
+        "",
+        "branch whose stored runs make the baseline (empty: this run's branch), e.g. the pull request's base",
+        "NAME",
+    ),
+    Option(
+        "carbon_compare_alpha",
+        _fraction,
+        0.05,
+        "significance level of a regression verdict, for the whole run (family-wise)",
+        "LEVEL",
+    ),
+    Option(
+        "carbon_confirm",
+        _non_negative_int,
+        3,
+        "times a test that looks regressed, or over its budget within its noise, is measured again (0: never)",
+        "N",
+    ),
+    Option(
+        "carbon_confirm_time",
+        _percent,
+        0.1,
+        'time the confirmations may take, as a share of the main run ("10%")',
+        "PERCENT",
     ),
     Option("carbon_junit", _output_path, None, "write a JUnit XML file with each test's energy and CO2e", "PATH"),
     Option("carbon_markdown", _output_path, None, "write a Markdown summary for a pull request", "PATH"),

@@ -186,6 +186,15 @@ class AllFigures:
     def __iter__(self) -> Iterator[TestFigures]:
         return (self.figures(i) for i in range(len(self)))
 
+    def pop(self) -> TestFigures:
+        """Remove and return the last entry (the confirmations' own bucket)."""
+        fig = self.figures(len(self) - 1)
+        for column in (self.duration_s, self.cpu_time_s, self.energy_j, self.dynamic_energy_j):
+            column.pop()
+        for column in self.components_j.values():
+            column.pop()
+        return fig
+
 
 class Totals:
     """Process-attributed totals of the session."""
@@ -289,6 +298,8 @@ class Meter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failed_probes: dict[str, str] = {}
+        #: periodic samples taken so far (the session times its calibration by them)
+        self.ticks = 0
 
     # ---- lifecycle
 
@@ -301,6 +312,7 @@ class Meter:
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
             self.sample()
+            self.ticks += 1
 
     def stop(self) -> None:
         """Stop the sampler and take the last sample."""
@@ -344,6 +356,30 @@ class Meter:
         self._t0 = -1
         # packed then appended as bytes: cheaper than converting five ints one by one
         self._append_phase(_PHASE.pack(test_index, t0, t1, self._c0, c1))
+
+    def phase_count(self) -> int:
+        """How many phases are recorded so far (a position for ``cpu_since``)."""
+        return len(self._phases) // 5
+
+    def cpu_since(self, position: int) -> tuple[float, float]:
+        """Wall and CPU seconds of the phases recorded since ``position`` (a ``phase_count``)."""
+        phases = self._phases[position * 5 :]
+        wall = sum(phases[2::5]) - sum(phases[1::5])
+        cpu = sum(max(c1 - c0, 0) for c0, c1 in zip(phases[3::5], phases[4::5], strict=True))
+        return wall / 1e9, cpu / 1e9
+
+    def phase_totals(self, n_tests: int) -> tuple[list[float], list[float]]:
+        """Each test's wall and CPU seconds so far, from its phases (no energy: cheap, for screening)."""
+        walls = [0.0] * n_tests
+        cpus = [0.0] * n_tests
+        phases = self._phases
+        for test, t0, t1, c0, c1 in zip(
+            phases[0::5], phases[1::5], phases[2::5], phases[3::5], phases[4::5], strict=True
+        ):
+            if 0 <= test < n_tests:
+                walls[test] += (t1 - t0) / 1e9
+                cpus[test] += max(c1 - c0, 0) / 1e9
+        return walls, cpus
 
     # ---- sampler
 

@@ -76,6 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         'carbon_budget(limit): fail the test when its energy ("2 J") or CO2e ("5 mg") exceeds limit',
     )
+    config.addinivalue_line(
+        "markers",
+        "carbon_no_repeat: never run this test again to confirm a regression or a budget verdict",
+    )
     try:
         enabled, values, origins = resolve_options(config)
     except ConfigError as err:
@@ -167,6 +171,12 @@ class GateOnDemand:
             self._make()
         if self.gate is not None:
             self.gate.pytest_collection_finish(session)
+
+    def worker_input(self, workers: int) -> dict[str, Any] | None:
+        """What the xdist workers need to screen their tests (None when nothing is compared)."""
+        if self.gate is None and not self.carbon.options.get("carbon_compare"):
+            return None
+        return self._make().worker_input(workers)
 
     def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
         if self.gate is None and _github_summary_wanted(self.carbon.options):

@@ -102,6 +102,18 @@ class CarbonSession:
         self.dead_workers: dict[str, str] = {}
         #: (test index, figures) of the test that just ended, for the xdist worker's report
         self.last_figures: tuple[int, dict[str, Any]] | None = None
+        self.perf_started = time.perf_counter()
+        #: CPU seconds of each calibration (``calibrate.py``), timed between tests
+        self.calibrations: list[float] = []
+        self._calibrate_at = 0  # the meter's tick count at which the next calibration is due
+        #: signature of the collected tests (sorted node ids), for comparable baselines
+        self.selection: str | None = None
+        self.workers = 0
+        #: confirmations (``confirm.py``): node id -> repeated measurements; what they cost; notes
+        self.confirmations: dict[str, dict[str, Any]] = {}
+        self.confirmation_summary: dict[str, Any] = {}
+        self.confirmation_notes: list[str] = []
+        self._bucket: int | None = None
 
     # ------------------------------------------------------------------ start
 
@@ -110,6 +122,7 @@ class CarbonSession:
         from pytest_carbon.runinfo import resolve_region, select
 
         self.started_at = time.time()
+        self.perf_started = time.perf_counter()
         if self.role == "worker":
             from pytest_carbon.xdist import XdistWorker
 
@@ -222,6 +235,8 @@ class CarbonSession:
         index = self._index(item)
         meter = self.meter
         assert meter is not None
+        if meter.ticks >= self._calibrate_at:
+            self.calibrate()
         meter.begin_phase(index == 0)
         try:
             return (yield)
@@ -299,6 +314,72 @@ class CarbonSession:
         elif outcome == "error" and current in ("passed", "xpassed", "xfailed"):
             outcomes[index] = "error"
 
+    # ------------------------------------------------------------------ calibration, confirmations
+
+    def calibrate(self) -> None:
+        """Time the calibration workload once (between tests, outside their windows)."""
+        from pytest_carbon.calibrate import measure
+
+        self.calibrations.append(measure())
+        meter = self.meter
+        if meter is not None:
+            # about every 2 s of wall time, whatever the sampler's period
+            self._calibrate_at = meter.ticks + max(1, round(2.0 / max(meter.period_s, 1e-3)))
+
+    def reserve_confirmation_bucket(self) -> int:
+        """The index the confirmations' phases are charged to: one past the last test."""
+        if self._bucket is None:
+            self._bucket = len(self.tests)
+        return self._bucket
+
+    def charge_to(self, item: pytest.Item | None, index: int) -> None:
+        """Charge the phases of ``item`` to ``index`` until called with None (the confirmations)."""
+        self._current = (item, index) if item is not None else None
+
+    def co2_factor(self) -> float:
+        """Grams of CO2e per joule for the session's region (intensity x PUE)."""
+        return self._co2_factor()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.role != "worker":
+            self.selection = selection_signature(item.nodeid for item in session.items)
+
+    def _gate_facts(self, report: dict[str, Any]) -> None:
+        """What the gate needs to compare like with like: calibration, selection, workers, repeats."""
+        from pytest_carbon.calibrate import summarise
+
+        calibration: dict[str, Any] = dict(summarise(self.calibrations))
+        if self.role == "controller":
+            workers = {}
+            for worker, out in sorted(self.worker_outputs.items()):
+                own = summarise(out.get("calibrations") or [])
+                if own["samples"]:
+                    workers[worker] = own["cpu_s"]
+                for nodeid, values in (out.get("confirmations") or {}).items():
+                    self.confirmations[f"{worker}\0{nodeid}"] = values
+                for key, value in (out.get("confirmation_summary") or {}).items():
+                    if isinstance(value, (int, float)):
+                        self.confirmation_summary[key] = self.confirmation_summary.get(key, 0) + value
+                self.confirmation_notes += list(out.get("confirmation_notes") or [])
+            if workers:
+                calibration["workers"] = workers
+                calibration["cpu_s"] = sorted(workers.values())[len(workers) // 2]
+        report["calibration"] = calibration
+        report["run"]["selection"] = self.selection
+        report["run"]["workers"] = self.workers
+        if self.confirmations:
+            controller = self.role == "controller"
+            for entry in report["tests"]:
+                key = f"{entry.get('worker')}\0{entry['nodeid']}" if controller else entry["nodeid"]
+                values = self.confirmations.get(key)
+                if values is not None:
+                    entry["confirmations"] = values
+        if self.confirmation_summary:
+            report["session"]["confirmations"] = dict(self.confirmation_summary)
+        if self.confirmation_notes:
+            report.setdefault("warnings", []).extend(self.confirmation_notes)
+
     def figures_now(self, item: pytest.Item) -> dict[str, Any]:
         """The test's figures so far (closes the current interval): for budgets and JUnit."""
         assert self.meter is not None
@@ -332,13 +413,20 @@ class CarbonSession:
 
         if self.meter is None:
             return
+        while len(self.calibrations) < 3:
+            self.calibrate()
         self.meter.stop()
         # descriptions again: probes learn during the session (wraps, dropped intervals, idle power)
         failed = {d["name"]: d for d in self.probe_descriptions if d["name"] in self.meter.failed_probes}
         self.probe_descriptions = [self._describe(p) for p in self.meter.probes] + list(failed.values())
         self.meter.close()
         self.finished_at = time.time()
-        self.figures, totals = self.meter.attribute(len(self.tests))
+        if self._bucket is None:
+            self.figures, totals = self.meter.attribute(len(self.tests))
+        else:
+            self.figures, totals = self.meter.attribute(len(self.tests) + 1)
+            spent = self.figures.pop()
+            self.confirmation_summary["energy_j"] = spent.energy_j
         if self.role == "worker":
             self._send_to_controller(totals)
             return
@@ -350,6 +438,7 @@ class CarbonSession:
             complete=ran_all and not interrupted and not session.shouldstop,
             exit_status=int(exitstatus),
         )
+        self._gate_facts(self.report)
         self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
         path = self.options.get("carbon_json")
         if path:
@@ -371,6 +460,10 @@ class CarbonSession:
             "machine_energy_j": totals.machine_energy_j,
             "failed_probes": dict(self.meter.failed_probes) if self.meter else {},
             "tests": len(self.tests),
+            "calibrations": list(self.calibrations),
+            "confirmations": self.confirmations,
+            "confirmation_summary": self.confirmation_summary,
+            "confirmation_notes": self.confirmation_notes,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -399,6 +492,13 @@ class CarbonSession:
         self.tests = TestRecords()
         self._keys = {}
         self.received = {}
+
+
+def selection_signature(nodeids: Any) -> str:
+    """A short signature of a set of node ids (order does not matter)."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(nodeids)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _region_line(region: Mapping[str, Any]) -> str:

@@ -49,6 +49,19 @@ class XdistController:
         # one resolution (and at most one live call) per run: the workers take the controller's region
         if self.session.region is not None:
             node.workerinput["carbon_region"] = self.session.region.to_dict()
+        count = int(node.workerinput.get("workercount") or 0)
+        self.session.workers = max(self.session.workers, count)
+        gate = self.session.config.pluginmanager.get_plugin("carbon-gate")
+        wire = gate.worker_input(count) if gate is not None and hasattr(gate, "worker_input") else None
+        if wire:
+            # the workers screen their own tests against the baseline and confirm the suspects
+            node.workerinput["carbon_gate"] = wire
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.session.selection is None:
+            from pytest_carbon.session import selection_signature
+
+            self.session.selection = selection_signature(ids)
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         worker = str(node.gateway.id)

@@ -1,87 +1,202 @@
-"""Regression check of a report against its baseline."""
+"""The regression verdict on plain report dicts: noise, significance, calibration, comparability."""
 
 from __future__ import annotations
+
+import math
+import random
+from typing import Any
 
 import pytest
 from reportdata import AWS_IE, make_report
 
-from pytest_carbon.compare import SESSION_FLOOR_J, TEST_FLOOR_J, compare
+from pytest_carbon.calibrate import NOMINAL_S
+from pytest_carbon.compare import (
+    REFERENCE_W,
+    baseline_of,
+    compare,
+    comparable,
+    holm,
+    log_spread,
+    moderated,
+    p_increase,
+    test_figures as figures_of,
+)
+
+NAMES = [f"t.py::test_{i}" for i in range(40)]
 
 
-def test_session_regression_over_threshold_fails() -> None:
-    base = make_report([("t.py::a", 10.0), ("t.py::b", 10.0)], remainder_j=0.0)
-    new = make_report([("t.py::a", 10.0), ("t.py::b", 14.0)], remainder_j=0.0)  # session +20 %
-    result = compare(base, new, threshold=0.15)
-    assert result.session.change == pytest.approx(4.0)
-    assert result.session.relative == pytest.approx(0.2)
-    assert result.session.regressed
-    assert [d.subject for d in result.regressions] == ["t.py::b"]
+def cpu_report(
+    cpu: dict[str, float], *, calibration_s: float = NOMINAL_S, run_id: str = "0" * 32, **kw: Any
+) -> dict[str, Any]:
+    """A report whose tests used ``cpu`` seconds of CPU, timed with ``calibration_s``."""
+    report = make_report([(name, 1.0) for name in cpu], remainder_j=0.0, run_id=run_id, **kw)
+    for entry in report["tests"]:
+        entry["cpu_time_s"] = cpu[entry["nodeid"]]
+    report["calibration"] = {"cpu_s": calibration_s, "samples": 5, "spread": 0.02}
+    report["run"]["selection"] = "s"
+    report["run"]["workers"] = 0
+    return report
+
+
+def noisy_runs(n: int, *, noise: float = 0.08, seed: int = 1) -> list[Any]:
+    """``n`` runs of the same 40 tests (0.05 to 2 s of CPU), each with log-normal noise."""
+    rng = random.Random(seed)
+    runs = []
+    for r in range(n):
+        run_factor = math.exp(rng.gauss(0, noise / 2))  # shared by the whole run
+        cpu = {}
+        for i, name in enumerate(NAMES):
+            base = 0.05 * (1.1**i)
+            cpu[name] = base * run_factor * math.exp(rng.gauss(0, noise))
+        runs.append(cpu_report(cpu, calibration_s=NOMINAL_S * run_factor, run_id=f"{r:032d}"))
+    return runs
+
+
+def test_reference_figure_is_cpu_time_corrected_by_the_calibration() -> None:
+    fast = cpu_report({"t.py::a": 1.0}, calibration_s=NOMINAL_S)
+    slow = cpu_report({"t.py::a": 1.5}, calibration_s=NOMINAL_S * 1.5)  # a machine 1.5x slower, same work
+    assert figures_of(fast, "reference")["t.py::a"] == pytest.approx(REFERENCE_W)
+    assert figures_of(slow, "reference")["t.py::a"] == pytest.approx(REFERENCE_W)
+
+
+def test_statistics_building_blocks() -> None:
+    assert log_spread([1.0]) is None
+    assert log_spread([1.0, 1.0, 1.0]) == 0.0
+    assert log_spread([1.0, math.e]) == pytest.approx(1 / math.sqrt(2))
+    assert moderated(None, 1, 0.1) == 0.1
+    assert moderated(0.0, 5, 0.1) == pytest.approx(math.sqrt(4 * 0.01 / 8))
+    assert p_increase(1.0, 5, 1.0, 1, 0.1) == pytest.approx(0.5)
+    assert p_increase(1.0, 5, 2.0, 3, 0.1) < 1e-6
+    assert p_increase(1.0, 5, 0.5, 3, 0.1) > 1 - 1e-6
+    # Holm: the smallest p against alpha/m, the next against alpha/(m-1), stopping at the first miss
+    assert holm({"a": 0.001, "b": 0.03, "c": 0.04}, 0.05) == {"a"}
+    assert holm({"a": 0.001, "b": 0.02, "c": 0.5}, 0.05) == {"a", "b"}
+    assert holm({"a": 0.01, "b": 0.02}, 0.05) == {"a", "b"}
+
+
+def test_unchanged_code_within_the_noise_does_not_fail() -> None:
+    for seed in range(20):
+        runs = noisy_runs(6, seed=seed)
+        result = compare(runs[:5], runs[5], threshold=0.15)
+        assert not result.fails, (seed, [d.text() for d in result.regressions])
+        assert result.judged > 20 and result.base_runs == 5
+
+
+def test_a_real_regression_fails_and_says_why() -> None:
+    runs = noisy_runs(6)
+    for entry in runs[5]["tests"]:
+        if entry["nodeid"] == NAMES[30]:
+            entry["cpu_time_s"] *= 1.6
+    result = compare(runs[:5], runs[5], threshold=0.15)
+    assert [d.subject for d in result.regressions] == [NAMES[30]]
     assert result.fails
-    lines = result.lines()
-    assert lines[1] == "session: 20 J -> 24 J (+4 J, +20.0%): regression"
-    assert lines[-1].startswith("carbon regression:")
+    delta = result.regressions[0]
+    text = delta.text()
+    assert "median of 5 runs, band" in text and ": regression, significant (p=" in text
     data = result.to_dict()
-    assert data["failed"] is True and data["regressions"][0]["subject"] == "t.py::b"
+    assert data["regressions"][0]["subject"] == NAMES[30] and data["regressed"] and data["failed"]
+    assert data["regressions"][0]["base_runs"] == 5 and len(data["regressions"][0]["band"]) == 2
+    assert data["within_noise"] + len(data["regressions"]) + len(data["improvements"]) == data["judged"]
 
 
-def test_under_threshold_passes() -> None:
-    base = make_report([("t.py::a", 10.0)], remainder_j=0.0)
-    new = make_report([("t.py::a", 11.0)], remainder_j=0.0)
+def test_a_machine_wide_slowdown_alone_fails_nothing() -> None:
+    runs = noisy_runs(5)
+    slow_cpu = {e["nodeid"]: e["cpu_time_s"] * 1.4 for e in runs[-1]["tests"]}
+    slow = cpu_report(slow_cpu, calibration_s=NOMINAL_S * 1.4)  # the calibration was 1.4x slower too
+    result = compare(runs, slow, threshold=0.15)
+    assert not result.regressed
+    # the same slowdown without the calibration's word for it is a regression of every test
+    raw = compare(runs, cpu_report(slow_cpu), threshold=0.15)
+    assert raw.session.regressed
+
+
+def test_a_slowdown_of_every_test_through_the_code_fails_the_session() -> None:
+    runs = noisy_runs(6)
+    slower = cpu_report({e["nodeid"]: e["cpu_time_s"] * 1.2 for e in runs[5]["tests"]}, calibration_s=NOMINAL_S)
+    result = compare(runs[:5], slower, threshold=0.1)
+    assert result.session.regressed and result.fails
+
+
+def test_confirmations_replace_the_screening_figure() -> None:
+    runs = noisy_runs(6)
+    new = runs[5]
+    entry = next(e for e in new["tests"] if e["nodeid"] == NAMES[35])
+    entry["cpu_time_s"] *= 2.5  # looked regressed once
+    looks = compare(runs[:5], new, threshold=0.15)
+    assert NAMES[35] in [d.subject for d in looks.regressions]
+    # measured again three times, it is its usual self: not a regression
+    usual = [e["cpu_time_s"] for e in runs[4]["tests"] if e["nodeid"] == NAMES[35]][0]
+    entry["confirmations"] = {"cpu_time_s": [usual, usual * 1.02, usual * 0.98], "reason": "regression"}
+    confirmed = compare(runs[:5], new, threshold=0.15)
+    delta = next(d for d in confirmed.tests if d.subject == NAMES[35])
+    assert delta.confirmed and len(delta.measurements) == 3 and not delta.regressed
+    assert "(median of 3 repeats)" in delta.text()
+
+
+def test_tiny_tests_are_not_judged() -> None:
+    base = cpu_report({"t.py::tiny": 0.0001, "t.py::big": 1.0})
+    new = cpu_report({"t.py::tiny": 0.001, "t.py::big": 1.0})  # 10x, but 10 mJ
     result = compare(base, new, threshold=0.15)
-    assert not result.regressed and not result.fails
-    assert "within noise" in result.session.text()
+    tiny = next(d for d in result.tests if d.subject == "t.py::tiny")
+    assert tiny.verdict == "not judged" and not result.regressed
+    assert result.judged == 1
 
 
-def test_without_threshold_reports_but_does_not_fail() -> None:
-    base = make_report([("t.py::a", 10.0)], remainder_j=0.0)
-    new = make_report([("t.py::a", 20.0)], remainder_j=0.0)
-    result = compare(base, new)
-    assert result.regressed and not result.fails
-
-
-def test_noise_floor_hides_tiny_tests() -> None:
-    tiny = TEST_FLOOR_J / 10
-    base = make_report([("t.py::tiny", tiny), ("t.py::big", 100.0)], remainder_j=0.0)
-    new = make_report([("t.py::tiny", tiny * 3), ("t.py::big", 100.0)], remainder_j=0.0)  # +200 % but below floor
-    result = compare(base, new, threshold=0.15)
-    assert result.regressions == ()
-    assert not result.fails
-    small_base = make_report([("t.py::a", 0.1)], remainder_j=0.0)
-    small_new = make_report([("t.py::a", 0.1 + SESSION_FLOOR_J * 0.9)], remainder_j=0.0)
-    small = compare(small_base, small_new, threshold=0.15)
-    assert not small.session.regressed  # +450 % yet under the session floor
-    assert [d.subject for d in small.regressions] == ["t.py::a"]  # above the per-test floor
+def test_single_baseline_needs_a_large_change() -> None:
+    base = cpu_report({"t.py::a": 1.0, "t.py::b": 1.0})
+    assert not compare(base, cpu_report({"t.py::a": 1.2, "t.py::b": 1.0}), threshold=0.15).regressed
+    big = compare(base, cpu_report({"t.py::a": 3.0, "t.py::b": 1.0}), threshold=0.15)
+    assert [d.subject for d in big.regressions] == ["t.py::a"]
 
 
 def test_improvement_added_and_removed() -> None:
-    base = make_report([("t.py::a", 10.0), ("t.py::gone", 1.0)], remainder_j=0.0)
-    new = make_report([("t.py::a", 5.0), ("t.py::new", 1.0)], remainder_j=0.0)
+    base = cpu_report({"t.py::a": 2.0, "t.py::gone": 1.0})
+    new = cpu_report({"t.py::a": 0.5, "t.py::new": 1.0})
     result = compare(base, new, threshold=0.15)
     assert [d.subject for d in result.improvements] == ["t.py::a"]
     assert result.added == ("t.py::new",)
     assert result.removed == ("t.py::gone",)
     assert not result.fails
+    assert any("the session is not judged: the baseline ran other tests" in n for n in result.notes)
 
 
-def test_energy_is_compared_not_co2_unless_asked() -> None:
+def test_energy_and_co2_metrics_are_still_available() -> None:
     base = make_report([("t.py::a", 10.0)], remainder_j=0.0)
     new = make_report([("t.py::a", 10.0)], remainder_j=0.0, region=AWS_IE)  # same energy, dirtier grid
-    assert not compare(base, new, threshold=0.15).regressed
+    assert not compare(base, new, threshold=0.15, metric="energy").regressed
     co2 = compare(base, new, threshold=0.15, metric="co2")
     assert co2.session.regressed and co2.fails
     assert any("region differs" in note for note in co2.notes)
-    assert co2.lines()[1].endswith("regression")
+    with pytest.raises(ValueError, match="unknown metric"):
+        compare(base, new, metric="joules")  # type: ignore[arg-type]
 
 
-def test_different_probes_are_noted() -> None:
-    base = make_report(probes=[{"name": "rapl", "components": ["cpu"], "measured": True, "inputs": {}}])
-    new = make_report()
-    assert any("energy sources differ" in n for n in compare(base, new).notes)
+def test_mismatched_baselines_are_noted() -> None:
+    base = cpu_report({"t.py::a": 1.0})
+    other_machine = cpu_report({"t.py::a": 1.0})
+    other_machine["machine"]["cpu_model"] = "AMD EPYC 7763 64-Core Processor"
+    assert comparable(other_machine, base) == "another machine class (CPU model, threads or probes)"
+    other_selection = cpu_report({"t.py::a": 1.0})
+    other_selection["run"]["selection"] = "t"
+    assert comparable(other_selection, base) == "another test selection"
+    workers = cpu_report({"t.py::a": 1.0})
+    workers["run"]["workers"] = 2
+    assert comparable(workers, base) == "another number of xdist workers"
+    assert comparable(cpu_report({"t.py::a": 1.0}), base) is None
+    notes = compare(other_machine, base).notes
+    assert any("another machine class" in n for n in notes)
 
 
-def test_zero_baseline() -> None:
-    base = make_report([("t.py::a", 0.0)], remainder_j=0.0)
-    new = make_report([("t.py::a", 1.0)], remainder_j=0.0)
-    result = compare(base, new, threshold=0.15)
-    assert result.session.relative is None and result.session.regressed
-    assert "n/a" in result.session.text()
+def test_old_reports_without_calibration_are_said_so() -> None:
+    base = make_report([("t.py::a", 10.0)], remainder_j=0.0)
+    new = make_report([("t.py::a", 10.0)], remainder_j=0.0)
+    notes = compare(base, new).notes
+    assert any("this run has no calibration" in n for n in notes)
+
+
+def test_pooled_noise_from_the_history() -> None:
+    runs = noisy_runs(8, noise=0.1)
+    baseline = baseline_of(runs, "reference")
+    assert baseline.runs == 8
+    assert 0.04 < baseline.pooled_noise < 0.2
+    assert all(stat.runs == 8 for stat in baseline.tests.values())

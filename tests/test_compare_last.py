@@ -21,7 +21,9 @@ def test_a():
     result.stdout.fnmatch_lines(["*--carbon-compare=last: no stored run of * yet: no comparison*"])
     assert "comparison" not in load_report(first)
 
-    result = carbon_pytester.runpytest("--carbon", f"--carbon-json={second}", "--carbon-compare=last")
+    result = carbon_pytester.runpytest(
+        "--carbon", f"--carbon-json={second}", "--carbon-compare=last", "--carbon-compare-metric=energy"
+    )
     result.assert_outcomes(passed=1)
     report = load_report(second)
     comparison = report["comparison"]

@@ -138,18 +138,25 @@ def test_baseline_regression(carbon_pytester: pytest.Pytester) -> None:
     base_path.write_text(json.dumps(base), encoding="utf-8")
     new_path = carbon_pytester.path / "new.json"
     result = run(
-        carbon_pytester, f"--carbon-compare={base_path}", "--carbon-compare-fail=15%", f"--carbon-json={new_path}"
+        carbon_pytester,
+        f"--carbon-compare={base_path}",
+        "--carbon-compare-fail=15%",
+        "--carbon-compare-metric=energy",
+        f"--carbon-json={new_path}",
     )
     result.assert_outcomes(passed=2)
     assert result.ret == 1
     result.stdout.fnmatch_lines(
-        ["session: * -> * (+*, +*%): regression", "carbon gate FAILED: energy regression over 15% against *base.json"]
+        [
+            "session: * (1 run, band *) -> * (+*, +*%): regression, significant*",
+            "carbon gate FAILED: energy regression over 15% against *base.json",
+        ]
     )
     report = json.loads(new_path.read_text(encoding="utf-8"))
     jsonschema.validate(report, schema())
     assert report["comparison"]["session"]["regressed"] is True
     assert report["comparison"]["failed"] is True
-    report_only = run(carbon_pytester, f"--carbon-compare={base_path}")
+    report_only = run(carbon_pytester, f"--carbon-compare={base_path}", "--carbon-compare-metric=energy")
     assert report_only.ret == 0
     report_only.stdout.fnmatch_lines(["session: * regression"])
 

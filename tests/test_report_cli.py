@@ -66,15 +66,19 @@ def test_compare_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     base = _save(tmp_path / "base.json", make_report([("t.py::a", 10.0)], remainder_j=0.0))
     same = _save(tmp_path / "same.json", make_report([("t.py::a", 10.5)], remainder_j=0.0))
     worse = _save(tmp_path / "worse.json", make_report([("t.py::a", 13.0)], remainder_j=0.0))
-    assert main(["compare", base, same, "--fail", "15%"]) == 0
-    assert main(["compare", base, worse, "--fail", "15%"]) == 1
+    energy = ["--metric", "energy"]
+    assert main(["compare", base, same, "--fail", "15%", *energy]) == 0
+    assert main(["compare", base, worse, "--fail", "15%", *energy]) == 1
     out = capsys.readouterr().out
-    assert "session: 10 J -> 13 J (+3 J, +30.0%): regression" in out
-    assert main(["compare", base, worse, "--fail", "40"]) == 0
-    assert main(["compare", base, worse]) == 0  # no threshold: report only
+    assert "session: 10 J (1 run, band " in out
+    assert "-> 13 J (+3 J, +30.0%): regression, significant (p=" in out
+    assert main(["compare", base, worse, "--fail", "40", *energy]) == 0
+    assert main(["compare", base, worse, *energy]) == 0  # no threshold: report only
     assert main(["compare", base, worse, "--fail", "lots"]) == 2
     assert "15%" in capsys.readouterr().err
-    assert main(["compare", base, worse, "--fail", "15%", "--json"]) == 1
+    assert main(["compare", base, worse, "--fail", "15%", "--alpha", "2"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert main(["compare", base, worse, "--fail", "15%", "--json", *energy]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["failed"] is True and data["session"]["change"] == pytest.approx(3.0)
 

@@ -50,7 +50,7 @@ def test_budget_and_regression_failures(tmp_path: Path) -> None:
     evaluate(
         report, session_budget=budget_from("1 J", "--carbon-budget"), test_budgets={"t.py::a": budget_from("2 J", "m")}
     )
-    report["comparison"] = compare(base, report, threshold=0.15).to_dict()
+    report["comparison"] = compare(base, report, threshold=0.15, metric="energy").to_dict()
     path = tmp_path / "carbon.xml"
     write_junit(report, path)
     cases = {c.name: c for c in _cases(path)}

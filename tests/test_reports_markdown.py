@@ -54,7 +54,7 @@ def test_totals_region_equivalents_budget_and_deltas() -> None:
     base = make_report([("t.py::a", 1.0), ("t.py::b", 1.0)], remainder_j=0.0)
     report = make_report([("t.py::a", 4.0), ("t.py::b", 1.0)], remainder_j=0.0)
     evaluate(report, session_budget=None, test_budgets={"t.py::a": budget_from("2 J", "marker")})
-    report["comparison"] = compare(base, report, threshold=0.15).to_dict()
+    report["comparison"] = compare(base, report, threshold=0.15, metric="energy").to_dict()
     text = render_markdown(report)
     rendered = MD.render(text)
     assert "pytest-carbon: " in rendered and "❌" in rendered

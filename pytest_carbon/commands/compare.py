@@ -18,7 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='exit 1 when the session or a test rose by more than PERCENT ("15%%" or "15"; a bare number is per cent)',
     )
     parser.add_argument(
-        "--metric", choices=("energy", "co2"), default="energy", help="compare energy (default) or CO2e"
+        "--metric",
+        choices=("reference", "energy", "co2"),
+        default="reference",
+        help="judge the reference figure (default: CPU time corrected for the machine's speed), energy or CO2e",
+    )
+    parser.add_argument(
+        "--alpha", metavar="LEVEL", type=float, default=0.05, help="significance level of the verdict (default 0.05)"
     )
     parser.add_argument("--top", metavar="N", type=int, default=10, help="regressions listed (default 10)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -43,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"pytest-carbon compare: {err}", file=sys.stderr)
         return 2
-    result = compare(base, new, threshold=threshold, metric=args.metric)
+    if not 0 < args.alpha < 1:
+        print("pytest-carbon compare: --alpha: expected a number between 0 and 1, for example 0.05", file=sys.stderr)
+        return 2
+    result = compare(base, new, threshold=threshold, metric=args.metric, alpha=args.alpha)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -124,7 +124,7 @@ def build_xml(report: dict[str, Any], suite_name: str = "pytest-carbon") -> ET.E
 
 
 def _delta_text(delta: dict[str, Any], metric: str) -> str:
-    fmt = format_energy if metric == "energy" else (lambda g: format_co2(g) + " CO2e")
+    fmt = format_energy if metric != "co2" else (lambda g: format_co2(g) + " CO2e")
     rel = delta.get("relative")
     rel_text = "new" if rel is None else f"{rel * 100:+.1f}%"
     return f"carbon regression: {fmt(delta['base'])} -> {fmt(delta['new'])} ({rel_text}) against the baseline"

@@ -111,7 +111,7 @@ def _comparison(report: dict[str, Any], top: int) -> list[str]:
     metric = comp.get("metric", "energy")
 
     def fmt(value: float) -> str:
-        return format_energy(value) if metric == "energy" else _co2(value)
+        return format_energy(value) if metric != "co2" else _co2(value)
 
     def row(delta: dict[str, Any]) -> str:
         rel = delta.get("relative")

@@ -125,6 +125,16 @@ class Store:
         rows = self._query(self._sql(sql), params)
         return self.report(rows[0][0]) if rows else None
 
+    def recent_reports(self, project: str, branch: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest complete runs of ``project`` on ``branch`` (any branch when None), newest first."""
+        where, params = self._filters(project=project, branch=branch)
+        sql = (
+            f"SELECT id FROM runs{where} AND complete = 1 ORDER BY started_at DESC, stored_at DESC "
+            f"LIMIT {max(int(limit), 0)}"
+        )
+        reports = (self.report(row[0]) for row in self._query(self._sql(sql), params))
+        return [r for r in reports if r is not None]
+
     @staticmethod
     def _filters(**values: str | None) -> tuple[str, list[Any]]:
         clauses = [f"{name} = ?" for name, value in values.items() if value is not None]

@@ -1,0 +1,191 @@
+"""Confirm before failing: tests that look regressed, or over budget within their noise, run again.
+
+After the main run (in the process that ran the tests: the serial process, or each xdist
+worker for its own tests), each suspect is run again up to ``carbon_confirm`` times through
+pytest's own protocol without logging: pytest's outcomes, counts and reports do not change, and
+the repeats' energy is kept apart (``session.confirmations``), never added to the test's
+figures. The time spent is bounded (``carbon_confirm_time``, a fraction of the main run's time);
+the suspects most likely to be real go first. A test marked ``carbon_no_repeat`` (or every test,
+with ``--carbon-confirm=0``) is never run twice.
+
+The first repeat of a test may also set up fixtures of a wider scope that the end of the main
+run tore down; the verdict takes the median of the repeats, so one such repeat does not decide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_carbon.budget import NO_REPEAT
+
+if TYPE_CHECKING:
+    from pytest_carbon.budget import Budget
+    from pytest_carbon.compare import Baseline
+    from pytest_carbon.session import CarbonSession
+
+
+class Confirmer:
+    """Screens the finished tests against the baseline and measures the suspects again."""
+
+    def __init__(
+        self,
+        session: CarbonSession,
+        *,
+        times: int,
+        time_fraction: float,
+        baseline: Baseline | None = None,
+        threshold: float = 0.15,
+        floor: float = 0.05,
+    ) -> None:
+        self.carbon = session
+        self.times = times
+        self.time_fraction = time_fraction
+        self.baseline = baseline
+        self.threshold = threshold
+        self.floor = floor
+        #: node id -> (budget, key of the figure it limits) of tests over budget within its noise
+        self.budget_suspects: dict[str, Budget] = {}
+
+    # ------------------------------------------------------------------ screening
+
+    def _scale(self) -> float:
+        """Reference joules per CPU second of this process now (the calibration so far)."""
+        from pytest_carbon.calibrate import NOMINAL_S, summarise
+        from pytest_carbon.compare import REFERENCE_W
+
+        cal = float(summarise(self.carbon.calibrations)["cpu_s"])
+        return REFERENCE_W * (NOMINAL_S / cal if cal > 0 else 1.0)
+
+    def regression_suspects(self, cpu_by_index: list[float]) -> list[tuple[float, str]]:
+        """(screening p-value, node id) of the tests that look regressed, most likely first."""
+        from pytest_carbon.compare import suspect
+
+        baseline = self.baseline
+        if baseline is None or baseline.metric != "reference":
+            return []
+        scale = self._scale()
+        found = []
+        for index, nodeid in enumerate(self.carbon.tests.nodeids):
+            stat = baseline.tests.get(nodeid)
+            if stat is None or index >= len(cpu_by_index):
+                continue
+            p = suspect(stat, cpu_by_index[index] * scale, self.threshold, self.floor)
+            if p is not None:
+                found.append((p, nodeid))
+        found.sort()
+        return found
+
+    # ------------------------------------------------------------------ the repeats
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        carbon = self.carbon
+        if self.times <= 0 or carbon.meter is None or carbon.role == "controller":
+            return result
+        if session.shouldfail or session.shouldstop:
+            return result
+        try:
+            self.confirm(session)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # a confirmation must never break the run
+            carbon.problems.append(f"the confirmations stopped: {err!r}")
+        return result
+
+    def confirm(self, session: pytest.Session) -> None:
+        """Run the suspects again within the time bound; record what each repeat measured."""
+        carbon = self.carbon
+        meter = carbon.meter
+        assert meter is not None
+        n = len(carbon.tests)
+        walls, cpus = meter.phase_totals(n)
+        main_s = max(time.perf_counter() - carbon.perf_started, 0.0)
+        allowed_s = main_s * self.time_fraction
+        items = {item.nodeid: item for item in session.items}
+        order: list[tuple[str, str]] = [(nodeid, "budget") for nodeid in self.budget_suspects]
+        order += [
+            (nodeid, "regression") for _, nodeid in self.regression_suspects(cpus) if nodeid not in self.budget_suspects
+        ]
+        if not order:
+            return
+        index_of = {nodeid: i for i, nodeid in enumerate(carbon.tests.nodeids)}
+        bucket = carbon.reserve_confirmation_bucket()
+        spent = 0.0
+        skipped = 0
+        started = time.perf_counter()
+        for nodeid, why in order:
+            item = items.get(nodeid)
+            index = index_of.get(nodeid)
+            if item is None or index is None:
+                continue
+            if item.get_closest_marker(NO_REPEAT) is not None:
+                carbon.confirmation_notes.append(f"{nodeid} looked {_what(why)} but is marked {NO_REPEAT}")
+                continue
+            cost = walls[index] * self.times
+            if spent + cost > allowed_s:
+                skipped += 1
+                continue
+            values = self._repeat(item, bucket, why == "budget")
+            spent = time.perf_counter() - started
+            if values:
+                values["reason"] = why
+                carbon.confirmations[nodeid] = values
+        carbon.confirmation_summary.update(
+            tests=len(carbon.confirmations),
+            runs=sum(len(v.get("cpu_time_s", [])) for v in carbon.confirmations.values()),
+            duration_s=time.perf_counter() - started,
+            skipped=skipped,
+            allowed_s=allowed_s,
+        )
+
+    def _repeat(self, item: pytest.Item, bucket: int, energy: bool) -> dict[str, Any]:
+        from _pytest.runner import runtestprotocol
+
+        carbon = self.carbon
+        meter = carbon.meter
+        assert meter is not None
+        cpu_values: list[float] = []
+        energy_values: list[float] = []
+        co2_values: list[float] = []
+        for attempt in range(self.times):
+            nextitem = item if attempt < self.times - 1 else None
+            position = meter.phase_count()
+            before = meter.figures_for(bucket).energy_j if energy else 0.0
+            carbon.charge_to(item, bucket)
+            try:
+                reports = runtestprotocol(item, log=False, nextitem=nextitem)
+            finally:
+                carbon.charge_to(None, bucket)
+            _, cpu_s = meter.cpu_since(position)
+            if any(r.failed for r in reports) or not any(r.when == "call" and r.passed for r in reports):
+                carbon.confirmation_notes.append(f"{item.nodeid}: a repeat did not pass; its figure is not used")
+                continue
+            cpu_values.append(cpu_s)
+            if energy:
+                spent_j = max(meter.figures_for(bucket).energy_j - before, 0.0)
+                energy_values.append(spent_j)
+                co2_values.append(spent_j * carbon.co2_factor())
+        out: dict[str, Any] = {}
+        if cpu_values:
+            out["cpu_time_s"] = cpu_values
+        if energy_values:
+            out["energy_j"] = energy_values
+            out["co2_g"] = co2_values
+        return out
+
+
+def _what(why: str) -> str:
+    return "over its budget" if why == "budget" else "regressed"
+
+
+def confirmations_of(entry: Mapping[str, Any], key: str) -> list[float]:
+    """A test entry's repeated measurements of ``key`` ("energy_j", "co2_g", "cpu_time_s")."""
+    rep = entry.get("confirmations")
+    if not isinstance(rep, Mapping):
+        return []
+    return [float(v) for v in rep.get(key) or ()]
