@@ -430,7 +430,7 @@ class Comparison(NamedTuple):
             f"{self.within_noise} within noise; {len(self.tests) - self.judged} too small to judge"
         )
         conf = self.confirmations
-        if conf.get("tests"):
+        if conf.get("tests") or conf.get("skipped"):
             out.append(
                 f"confirmations: {conf.get('tests')} test(s) measured again {conf.get('runs')} time(s) in "
                 f"{float(conf.get('duration_s') or 0.0):.2f} s"
@@ -587,9 +587,7 @@ def compare(
     same_tests = all(set(test_figures(b, metric)) == set(new_tests) for b in bases) or metric != "reference"
     if not same_tests:
         notes.append("the session is not judged: the baseline ran other tests")
-    p_session = p_increase(
-        session_stat.median, session_stat.runs, new_session, 1, session_stat.noise, session_stat.dof
-    )
+    p_session = p_increase(session_stat.median, session_stat.runs, new_session, 1, session_stat.noise, session_stat.dof)
     verdict, reason = _verdict(
         session_stat,
         new_session,

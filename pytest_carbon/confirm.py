@@ -126,11 +126,13 @@ class Confirmer:
             if item.get_closest_marker(NO_REPEAT) is not None:
                 carbon.confirmation_notes.append(f"{nodeid} looked {_what(why)} but is marked {NO_REPEAT}")
                 continue
-            cost = walls[index] * self.times
-            if spent + cost > allowed_s:
+            # as many repeats as the time left allows, up to the setting
+            each = max(walls[index], 1e-6)
+            times = min(self.times, int((allowed_s - spent) / each))
+            if times < 1:
                 skipped += 1
                 continue
-            values = self._repeat(item, bucket, why == "budget")
+            values = self._repeat(item, bucket, why == "budget", times)
             spent = time.perf_counter() - started
             if values:
                 values["reason"] = why
@@ -143,7 +145,7 @@ class Confirmer:
             allowed_s=allowed_s,
         )
 
-    def _repeat(self, item: pytest.Item, bucket: int, energy: bool) -> dict[str, Any]:
+    def _repeat(self, item: pytest.Item, bucket: int, energy: bool, times: int) -> dict[str, Any]:
         from _pytest.runner import runtestprotocol
 
         carbon = self.carbon
@@ -152,8 +154,9 @@ class Confirmer:
         cpu_values: list[float] = []
         energy_values: list[float] = []
         co2_values: list[float] = []
-        for attempt in range(self.times):
-            nextitem = item if attempt < self.times - 1 else None
+        for attempt in range(times):
+            # between two repeats the test's own node is torn down, its module and class are kept
+            nextitem: Any = _Parents(item) if attempt < times - 1 else None
             position = meter.phase_count()
             before = meter.figures_for(bucket).energy_j if energy else 0.0
             carbon.charge_to(item, bucket)
@@ -177,6 +180,19 @@ class Confirmer:
             out["energy_j"] = energy_values
             out["co2_g"] = co2_values
         return out
+
+
+class _Parents:
+    """Stands for "the next item" in pytest's tear-down: the same collectors, not the test itself."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def listchain(self) -> list[Any]:
+        return self._item.listchain()[:-1]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._item, name)
 
 
 def _what(why: str) -> str:
