@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,3 +217,239 @@ def test_probe_without_driver_is_not_present(tmp_path: Path) -> None:
         pytest.skip("this machine has an NVIDIA driver")
     with pytest.raises(NotPresent, match="no NVIDIA driver"):
         NvmlProbe(proc_root=str(tmp_path)).start()
+
+
+# ---- the bindings: which package, which versions, and no warning escaping the import
+
+#: a stand-in for the pynvml module as a file: one GPU drawing 75 W (counter and power alike),
+#: NVML's function names and units, and a deprecation warning of the kind given on its import
+STANDIN_PYNVML = """
+import time
+import warnings
+
+{warn}
+
+NVML_ERROR_NOT_SUPPORTED = 3
+_T0 = time.monotonic()
+
+
+class NVMLError(Exception):
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
+
+
+def nvmlInit():
+    pass
+
+
+def nvmlShutdown():
+    pass
+
+
+def nvmlSystemGetDriverVersion():
+    return "550.54.15"
+
+
+def nvmlSystemGetNVMLVersion():
+    return "12.550.54.15"
+
+
+def nvmlSystemGetCudaDriverVersion():
+    return 12040
+
+
+def nvmlDeviceGetCount():
+    return 1
+
+
+def nvmlDeviceGetHandleByIndex(index):
+    return index
+
+
+def nvmlDeviceGetUUID(handle):
+    return "GPU-8932f937-d72c-4106-c12f-20bd9faed9f6"
+
+
+def nvmlDeviceGetName(handle):
+    return "Stand-in H100"
+
+
+def nvmlDeviceGetTotalEnergyConsumption(handle):
+    return 1_000_000 + int((time.monotonic() - _T0) * 75_000)
+
+
+def nvmlDeviceGetPowerUsage(handle):
+    return 75_000
+"""
+
+SHIM_MESSAGE = "The pynvml package is deprecated. Please install nvidia-ml-py instead."
+
+#: the deprecated pynvml package's way of warning: a finder put first on sys.meta_path at start-up
+#: (it does so from a .pth file; here from sitecustomize) that warns when a pynvml module is looked for
+SHIM_SITECUSTOMIZE = f"""
+import importlib.abc
+import sys
+import warnings
+
+
+class Finder(importlib.abc.MetaPathFinder):
+    warned = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("pynvml") and not self.warned:
+            self.warned = True
+            warnings.warn({SHIM_MESSAGE!r}, FutureWarning, stacklevel=2)
+        return None
+
+
+sys.meta_path.insert(0, Finder())
+"""
+
+
+def write_standin(folder: Path, category: str | None = "FutureWarning", message: str = SHIM_MESSAGE) -> Path:
+    """Write the stand-in ``pynvml.py`` into ``folder`` (made if need be); returns the folder.
+
+    On import it warns with ``category`` (None: it does not warn).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    warn = f"warnings.warn({message!r}, {category})" if category else ""
+    (folder / "pynvml.py").write_text(STANDIN_PYNVML.format(warn=warn), encoding="utf-8")
+    return folder
+
+
+def _dist_info(site: Path, name: str, version: str, files: list[str]) -> None:
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    record = [*files, f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]
+    (info / "RECORD").write_text("\n".join(f if "," in f else f"{f},," for f in record) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def fresh_pynvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test imports its own pynvml; the one it leaves is dropped."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    yield
+    sys.modules.pop("pynvml", None)
+
+
+@pytest.mark.parametrize("category", ["FutureWarning", "DeprecationWarning"])
+def test_warning_on_import_is_caught_even_when_warnings_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_pynvml: None, category: str
+) -> None:
+    from pytest_carbon.probes.nvml import import_bindings
+
+    monkeypatch.syspath_prepend(str(write_standin(tmp_path / "site", category)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module, bindings = import_bindings()
+        assert module.nvmlDeviceGetCount() == 1
+    assert bindings.warnings == [f"{category}: {SHIM_MESSAGE}"]
+    assert bindings.package is None and bindings.file == str(tmp_path / "site" / "pynvml.py")
+    notes = bindings.notes()
+    assert any(f"importing pynvml warned ({category}: The pynvml package is deprecated" in n for n in notes)
+    assert any("belongs to no known package" in n for n in notes)
+
+
+def test_nvidia_bindings_beside_the_shim_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_pynvml: None
+) -> None:
+    """nvidia-ml-py provides the module; the pynvml 13 shim is installed too and warns, as it does."""
+    import sys
+
+    from pytest_carbon.probes.nvml import import_bindings
+
+    site = write_standin(tmp_path / "site", None)
+    _dist_info(site, "nvidia-ml-py", "13.615.71", ["pynvml.py,sha256=x,1"])
+    _dist_info(site, "pynvml", "13.0.1", ["_pynvml_redirector.py,,", "_pynvml_redirector.pth,,"])
+    monkeypatch.syspath_prepend(str(site))
+    namespace: dict[str, object] = {}
+    exec(SHIM_SITECUSTOMIZE, namespace)  # the shim's finder, as its .pth file installs it
+    finder = sys.meta_path[0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, bindings = import_bindings()
+    finally:
+        sys.meta_path.remove(finder)
+    assert bindings.package == "nvidia-ml-py" and bindings.version == "13.615.71"
+    assert bindings.installed == {"nvidia-ml-py": "13.615.71", "pynvml": "13.0.1"}
+    assert bindings.warnings == [f"FutureWarning: {SHIM_MESSAGE}"]
+    assert bindings.file is None
+    notes = bindings.notes()
+    assert any("the deprecated pynvml package 13.0.1 is installed beside nvidia-ml-py" in n for n in notes)
+    assert not any("no known package" in n for n in notes)
+
+
+def test_old_community_bindings_are_named_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_pynvml: None
+) -> None:
+    from pytest_carbon.probes.nvml import import_bindings
+
+    site = tmp_path / "site"
+    (site / "pynvml").mkdir(parents=True)
+    (site / "pynvml" / "__init__.py").write_text("from pynvml.nvml import *\n", encoding="utf-8")
+    (site / "pynvml" / "nvml.py").write_text("def nvmlInit():\n    pass\n", encoding="utf-8")
+    _dist_info(site, "pynvml", "11.5.0", ["pynvml/__init__.py,,", "pynvml/nvml.py,,"])
+    monkeypatch.syspath_prepend(str(site))
+    _, bindings = import_bindings()
+    assert (bindings.package, bindings.version, bindings.warnings) == ("pynvml", "11.5.0", [])
+    (note,) = bindings.notes()
+    assert "pynvml package 11.5.0 (the community bindings, deprecated)" in note
+    assert "nvidia-ml-py" in note
+
+
+def test_versions_are_described() -> None:
+    nvml = FakeNvml([FakeGpu(UUIDS[0])])
+    nvml.nvmlSystemGetDriverVersion = lambda: b"550.54.15"  # type: ignore[attr-defined]
+    nvml.nvmlSystemGetNVMLVersion = lambda: "12.550.54.15"  # type: ignore[attr-defined]
+    nvml.nvmlSystemGetCudaDriverVersion = lambda: 12040  # type: ignore[attr-defined]
+    probe = NvmlProbe(nvml, environ={})
+    probe.start()
+    inputs = probe.describe()["inputs"]
+    probe.close()
+    assert (inputs["driver_version"], inputs["nvml_version"], inputs["cuda_driver_version"]) == (
+        "550.54.15",
+        "12.550.54.15",
+        "12.4",
+    )
+    assert inputs["bindings"] == {"module": "given"}
+
+
+def test_versions_missing_from_old_bindings_are_none() -> None:
+    probe = NvmlProbe(FakeNvml([FakeGpu(UUIDS[0])]), environ={})
+    probe.start()
+    inputs = probe.describe()["inputs"]
+    probe.close()
+    assert inputs["driver_version"] is None and inputs["cuda_driver_version"] is None
+
+
+def test_asked_by_name_without_driver_or_bindings_is_not_present(tmp_path: Path) -> None:
+    if nvml_possible(str(tmp_path)):
+        pytest.skip("this machine has an NVIDIA driver")
+    import importlib.util
+
+    if importlib.util.find_spec("pynvml") is not None:
+        pytest.skip("pynvml is installed here")
+    with pytest.raises(NotPresent, match="no NVIDIA driver"):
+        NvmlProbe(proc_root=str(tmp_path), required=True).start()
+
+
+def test_asked_by_name_the_bindings_are_tried_without_a_driver_sign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_pynvml: None
+) -> None:
+    monkeypatch.syspath_prepend(str(write_standin(tmp_path / "site")))
+    probe = NvmlProbe(proc_root=str(tmp_path / "proc"), environ={}, required=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probe.start()
+    try:
+        assert [g.name for g in probe.gpus] == ["Stand-in H100"]
+        assert probe.bindings is not None and probe.bindings.warnings == [f"FutureWarning: {SHIM_MESSAGE}"]
+    finally:
+        probe.close()
+    with pytest.raises(NotPresent, match="no NVIDIA driver"):  # not asked by name: not even imported
+        NvmlProbe(proc_root=str(tmp_path / "proc"), environ={}).start()
