@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import load_report
 
 from pytest_carbon.probes._common import NotPresent
 from pytest_carbon.probes.base import MachineLoad, ProbeError
@@ -225,6 +231,10 @@ def test_probe_without_driver_is_not_present(tmp_path: Path) -> None:
 #: NVML's function names and units, and a deprecation warning of the kind given on its import
 STANDIN_PYNVML = """
 import time
+import json
+import os
+import subprocess
+import sys
 import warnings
 
 {warn}
@@ -289,6 +299,10 @@ SHIM_MESSAGE = "The pynvml package is deprecated. Please install nvidia-ml-py in
 #: (it does so from a .pth file; here from sitecustomize) that warns when a pynvml module is looked for
 SHIM_SITECUSTOMIZE = f"""
 import importlib.abc
+import sys
+import json
+import os
+import subprocess
 import sys
 import warnings
 
@@ -453,3 +467,186 @@ def test_asked_by_name_the_bindings_are_tried_without_a_driver_sign(
         probe.close()
     with pytest.raises(NotPresent, match="no NVIDIA driver"):  # not asked by name: not even imported
         NvmlProbe(proc_root=str(tmp_path / "proc"), environ={}).start()
+
+
+# ---- whole runs with the stand-in on the path: no warning shows, GPU metering stays on
+
+SUITE = """
+import time
+
+
+def test_waits():
+    time.sleep(0.4)
+
+
+def test_quick():
+    pass
+"""
+
+
+def _standin_env(monkeypatch: pytest.MonkeyPatch, site: Path, *, shim: bool = False) -> None:
+    if shim:
+        (site / "sitecustomize.py").write_text(SHIM_SITECUSTOMIZE, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
+
+
+def _metered(result: pytest.RunResult, report: Path) -> dict[str, Any]:
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    for word in ("Warning", "warnings summary", "deprecated"):
+        assert word not in output, output
+    data = load_report(report)
+    (nvml,) = [p for p in data["machine"]["probes"] if p["name"] == "nvml"]
+    assert nvml["inputs"]["gpus"][0]["name"] == "Stand-in H100"
+    assert nvml["inputs"]["driver_version"] == "550.54.15"
+    assert any(
+        n.startswith("importing pynvml warned (FutureWarning: The pynvml package is deprecated") for n in nvml["notes"]
+    )
+    tests = {t["nodeid"].split("::")[-1]: t for t in data["tests"]}
+    # 75 W while the test waits 0.4 s: about 30 J charged to it by wall time
+    assert tests["test_waits"]["components_j"]["gpu"] == pytest.approx(75 * tests["test_waits"]["duration_s"], rel=0.35)
+    assert data["session"]["components_j"]["gpu"] > tests["test_waits"]["components_j"]["gpu"]
+    return data
+
+
+@pytest.mark.parametrize("shim", [False, True], ids=["module-warns", "shim-finder-warns"])
+def test_run_under_w_error_keeps_gpu_metering(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, shim: bool
+) -> None:
+    site = write_standin(pytester.path / "site", None if shim else "FutureWarning")
+    _standin_env(monkeypatch, site, shim=shim)
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "-W",
+        "error",
+        "--carbon",
+        "--carbon-probe=nvml",
+        "--carbon-json=r.json",
+        "--carbon-period=0.05",
+        "-p",
+        "no:cacheprovider",
+        "test_suite.py",
+    )
+    _metered(result, pytester.path / "r.json")
+
+
+def test_run_with_filterwarnings_error_in_the_ini_keeps_gpu_metering(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _standin_env(monkeypatch, write_standin(pytester.path / "site"))
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "--carbon",
+        "--carbon-probe=nvml",
+        "--carbon-json=r.json",
+        "--carbon-period=0.05",
+        "-p",
+        "no:cacheprovider",
+        "test_suite.py",
+    )
+    _metered(result, pytester.path / "r.json")
+
+
+def test_run_with_python_warnings_as_errors_keeps_gpu_metering(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PYTHONWARNINGS=error: the interpreter's own filters, as python -W error sets them."""
+    _standin_env(monkeypatch, write_standin(pytester.path / "site", None), shim=True)
+    monkeypatch.setenv("PYTHONWARNINGS", "error")
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "--carbon",
+        "--carbon-probe=nvml",
+        "--carbon-json=r.json",
+        "--carbon-period=0.05",
+        "-p",
+        "no:cacheprovider",
+        "test_suite.py",
+    )
+    _metered(result, pytester.path / "r.json")
+
+
+def _python(*args: str, env_site: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(env_site))
+    return subprocess.run(
+        [sys.executable, "-W", "error", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("shim", [False, True], ids=["module-warns", "shim-finder-warns"])
+def test_python_w_error_import_and_start(tmp_path: Path, shim: bool) -> None:
+    site = write_standin(tmp_path / "site", None if shim else "FutureWarning")
+    if shim:
+        (site / "sitecustomize.py").write_text(SHIM_SITECUSTOMIZE, encoding="utf-8")
+    done = _python("-c", "import pytest_carbon.probes.nvml", env_site=site)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    start = (
+        "from pytest_carbon.probes.nvml import NvmlProbe\n"
+        "p = NvmlProbe(required=True)\n"
+        "p.start()\n"
+        "print(p.describe()['inputs']['gpus'][0]['name'])\n"
+        "p.close()\n"
+    )
+    done = _python("-c", start, env_site=site)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Stand-in H100\n", "")
+
+
+def test_probes_command_names_the_bindings_and_versions(tmp_path: Path) -> None:
+    site = write_standin(tmp_path / "site", None)
+    (site / "sitecustomize.py").write_text(SHIM_SITECUSTOMIZE, encoding="utf-8")
+    _dist_info(site, "nvidia-ml-py", "13.615.71", ["pynvml.py,,"])
+    _dist_info(site, "pynvml", "13.0.1", ["_pynvml_redirector.py,,"])
+    main_call = "import sys\nfrom pytest_carbon.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    done = _python("-c", main_call, "probes", "--json", env_site=site)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    nvml = json.loads(done.stdout)["nvml"]
+    assert nvml["status"] == "measured"
+    assert nvml["bindings"]["package"] == "nvidia-ml-py" and nvml["bindings"]["version"] == "13.615.71"
+    assert nvml["installed_bindings"] == {"nvidia-ml-py": "13.615.71", "pynvml": "13.0.1"}
+    assert (nvml["driver_version"], nvml["nvml_version"], nvml["cuda_driver_version"]) == (
+        "550.54.15",
+        "12.550.54.15",
+        "12.4",
+    )
+    assert nvml["bindings"]["import_warnings"] == [f"FutureWarning: {SHIM_MESSAGE}"]
+    assert any("pynvml package 13.0.1 is installed beside nvidia-ml-py" in n for n in nvml["notes"])
+    done = _python("-c", main_call, "probes", env_site=site)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "NVML: bindings nvidia-ml-py 13.615.71, driver 550.54.15, NVML 12.550.54.15, CUDA 12.4" in done.stdout
+    assert "NVML GPU 0 (Stand-in H100)" in done.stdout
+
+
+def test_probes_command_without_driver_or_bindings() -> None:
+    if nvml_possible():
+        pytest.skip("this machine has an NVIDIA driver")
+    import importlib.util
+
+    if importlib.util.find_spec("pynvml") is not None:
+        pytest.skip("pynvml is installed here")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "import sys\nfrom pytest_carbon.cli import main\nsys.exit(main(['probes']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    assert "NVML: bindings installed: none" in done.stdout
+    assert "NVML: no NVIDIA driver on this machine" in done.stdout
+
+
+def test_gpu_extra_names_nvidia_ml_py() -> None:
+    """The gpu extra's requirement, as pip reads it from the project's metadata (built here, offline)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    with open(root / "pyproject.toml", "rb") as fh:
+        extras = tomllib.load(fh)["project"]["optional-dependencies"]
+    assert [r.split(">")[0].split("=")[0].strip() for r in extras["gpu"]] == ["nvidia-ml-py"]
