@@ -650,3 +650,23 @@ def test_gpu_extra_names_nvidia_ml_py() -> None:
     with open(root / "pyproject.toml", "rb") as fh:
         extras = tomllib.load(fh)["project"]["optional-dependencies"]
     assert [r.split(">")[0].split("=")[0].strip() for r in extras["gpu"]] == ["nvidia-ml-py"]
+
+
+def test_asked_by_name_without_a_driver_nvml_failing_to_start_is_not_present(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_pynvml: None
+) -> None:
+    """Real bindings on a machine with no driver: NVML's library is not found when initialised."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pynvml.py").write_text(
+        "class NVMLError(Exception):\n"
+        "    value = 12\n"
+        "    def __str__(self):\n"
+        "        return 'NVML Shared Library Not Found'\n"
+        "def nvmlInit():\n"
+        "    raise NVMLError()\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(NotPresent, match=r"no NVIDIA driver.*NVML cannot initialise: NVML Shared Library Not Found"):
+        NvmlProbe(proc_root=str(tmp_path / "proc"), environ={}, required=True).start()

@@ -245,6 +245,7 @@ class NvmlProbe(Probe):
     ) -> None:
         self._module = module
         self._required = required
+        self._driver_seen = True  # a module handed to the probe stands for a driver
         #: where the module came from (None: it was handed to the probe)
         self.bindings: Bindings | None = None
         #: the driver's, NVML's and CUDA's versions, as NVML gives them (None: not known)
@@ -259,15 +260,12 @@ class NvmlProbe(Probe):
 
     # ---- NVML boundary: every foreign exception becomes a ProbeError here
 
-    def _driver_possible(self) -> bool:
-        return self._module is not None or nvml_possible(self._proc_root)
-
     def _load(self) -> Any:
         if self._module is not None:
             return self._module
         # without a sign of a driver the module is not even imported, unless NVML was asked for by
         # name (the library may be where the cheap look does not see it)
-        possible = nvml_possible(self._proc_root)
+        possible = self._driver_seen = nvml_possible(self._proc_root)
         if not possible and not self._required:
             raise NotPresent(NO_DRIVER)
         try:
@@ -315,7 +313,7 @@ class NvmlProbe(Probe):
         try:
             nvml.nvmlInit()
         except nvml_error as err:
-            if not self._driver_possible():
+            if not self._driver_seen:
                 raise NotPresent(f"{NO_DRIVER}; NVML cannot initialise: {_text(err)}") from None
             raise ProbeError(
                 f"NVML: cannot initialise ({_text(err)}); check that the NVIDIA driver is loaded "
