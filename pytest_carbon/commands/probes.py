@@ -87,35 +87,80 @@ def _rapl(root: str | None) -> dict[str, Any]:
     }
 
 
-def _nvml() -> dict[str, Any]:
-    from pytest_carbon.probes.nvml import NvmlProbe, nvml_possible
+def _bindings_line(installed: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in installed.items()) or "none"
 
-    if not nvml_possible():
-        return {
-            "status": "absent",
-            "gpus": [],
-            "notes": [],
-            "why": "no NVIDIA driver on this machine",
-            "fix": None,
-        }
-    probe = NvmlProbe()
+
+def _nvml() -> dict[str, Any]:
+    from pytest_carbon.probes._common import NotPresent
+    from pytest_carbon.probes.nvml import INSTALL_HINT, NvmlProbe, installed_bindings
+
+    installed = installed_bindings()  # metadata only: nothing is imported for it
+    found: dict[str, Any] = {
+        "status": "absent",
+        "gpus": [],
+        "notes": [],
+        "why": None,
+        "fix": None,
+        "installed_bindings": installed,
+        "bindings": None,
+        "driver_version": None,
+        "nvml_version": None,
+        "cuda_driver_version": None,
+    }
+    # a diagnosis may look harder than a test run: the bindings are tried even where the cheap look
+    # sees no driver (a library in a place it does not know); without bindings, nothing is imported
+    probe = NvmlProbe(required=True)
     try:
         probe.start()
     except ProbeError as err:
         text = str(err)
-        fix = "pip install 'pytest-carbon[gpu]'" if "pip install" in text else "run nvidia-smi to check the driver"
-        return {"status": "unavailable", "gpus": [], "notes": [], "why": text, "fix": fix}
+        found["status"] = "absent" if isinstance(err, NotPresent) else "unavailable"
+        found["why"] = text.removeprefix("NVML: ")
+        if not isinstance(err, NotPresent):
+            found["fix"] = INSTALL_HINT if "pip install" in text else "run nvidia-smi to check the driver"
+        if probe.bindings is not None:
+            found["bindings"] = probe.bindings.as_dict()
+            found["notes"] = probe.bindings.notes()
+        found.update(
+            driver_version=probe.versions["driver"],
+            nvml_version=probe.versions["nvml"],
+            cuda_driver_version=probe.versions["cuda_driver"],
+        )
+        return found
     try:
         desc = probe.describe()
     finally:
         probe.close()
-    return {
-        "status": "measured",
-        "gpus": desc["inputs"]["gpus"],
-        "notes": desc["notes"],
-        "why": None,
-        "fix": None,
-    }
+    inputs = desc["inputs"]
+    found.update(
+        status="measured",
+        gpus=inputs["gpus"],
+        notes=desc["notes"],
+        bindings=inputs["bindings"],
+        driver_version=inputs["driver_version"],
+        nvml_version=inputs["nvml_version"],
+        cuda_driver_version=inputs["cuda_driver_version"],
+    )
+    if "pynvml" in installed and "nvidia-ml-py" not in installed:
+        found["fix"] = INSTALL_HINT
+    return found
+
+
+def _nvml_versions(nvml: dict[str, Any]) -> str:
+    """One line: the bindings used (or installed) and the versions NVML gave."""
+    bindings = nvml.get("bindings") or {}
+    if bindings.get("package"):
+        used = f"{bindings['package']} {bindings.get('version') or '(version unknown)'}"
+    elif bindings.get("file"):
+        used = f"a pynvml module of no known package ({bindings['file']})"
+    else:
+        used = None
+    parts = [f"bindings {used}" if used else f"bindings installed: {_bindings_line(nvml['installed_bindings'])}"]
+    for key, label in (("driver_version", "driver"), ("nvml_version", "NVML"), ("cuda_driver_version", "CUDA")):
+        if nvml.get(key):
+            parts.append(f"{label} {nvml[key]}")
+    return "NVML: " + ", ".join(parts)
 
 
 def _model() -> dict[str, Any]:
@@ -169,6 +214,8 @@ def _render(found: dict[str, Any]) -> str:
     lines += [f"{a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}" for a, b, c in rows]
     lines.append("")
     for label, part in (("RAPL", rapl), ("NVML", nvml), ("power model", model)):
+        if label == "NVML":
+            lines.append(_nvml_versions(nvml))
         if part.get("why"):
             lines.append(f"{label}: {part['why']}")
         if part.get("fix"):

@@ -1,10 +1,17 @@
-"""NVIDIA GPU energy through NVML (the ``pynvml`` module, optional extra ``gpu``).
+"""NVIDIA GPU energy through NVML (the ``pynvml`` module of NVIDIA's ``nvidia-ml-py``, extra ``gpu``).
 
 Per visible GPU, the total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, millijoules
 since the driver loaded; Volta and newer) is read at every sample. Where the GPU does not
 support it, the board power (``nvmlDeviceGetPowerUsage``, milliwatts) is sampled at every read
 and integrated with the trapezoid rule. NVML is initialised once, lazily, and only when a driver
-can be there, since initialising it costs tens of milliseconds.
+can be there (or when the probe is asked for by name), since initialising it costs tens of
+milliseconds.
+
+The ``pynvml`` module is imported with every warning caught: the deprecated ``pynvml`` package
+(13.x) is a shim that warns with a ``FutureWarning`` when ``pynvml`` is imported, which under
+``-W error`` or ``filterwarnings = error`` would stop GPU metering or break the run. A warning
+caught there is noted once in the probe's description, never raised or shown. Which package
+provided the module, the versions of the bindings, the driver and NVML are recorded too.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -22,11 +30,140 @@ from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, Probe
 #: NVML's return code for "this device does not support the call" (nvml.h)
 NVML_ERROR_NOT_SUPPORTED = 3
 
+#: the packages that can provide the ``pynvml`` module, and what each is
+BINDINGS = {
+    "nvidia-ml-py": "NVIDIA's bindings",
+    "pynvml": "the community bindings; from 12.0 a deprecated shim over nvidia-ml-py",
+    "nvidia-ml-py3": "an old copy of NVIDIA's bindings (2017)",
+}
+#: what to install to get NVIDIA's bindings
+INSTALL_HINT = "pip install 'pytest-carbon[gpu]' (NVIDIA's bindings, the nvidia-ml-py package)"
+NO_DRIVER = "NVML: no NVIDIA driver on this machine (no /proc/driver/nvidia, no libnvidia-ml)"
+
 
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+class Bindings(NamedTuple):
+    """Where the ``pynvml`` module came from, and what importing it said."""
+
+    #: the package that provided the module ("nvidia-ml-py", "pynvml", ...); None: none known
+    package: str | None
+    #: that package's version
+    version: str | None
+    #: every package of ``BINDINGS`` installed, and its version
+    installed: dict[str, str]
+    #: the warnings caught while importing the module, as "Category: message", each once
+    warnings: list[str]
+    #: the module's file, where no known package provided it
+    file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form, for the probe's description."""
+        return {
+            "module": "pynvml",
+            "package": self.package,
+            "version": self.version,
+            "installed": dict(self.installed),
+            "import_warnings": list(self.warnings),
+            "file": self.file,
+        }
+
+    def notes(self) -> list[str]:
+        """What a reader of the report should know about the bindings (empty when all is as it should be)."""
+        notes: list[str] = []
+        if self.warnings:
+            notes.append(
+                "importing pynvml warned (" + "; ".join(self.warnings) + "); the warning was caught, "
+                "so it neither stops GPU metering under -W error nor shows in the run"
+            )
+        shim = self.installed.get("pynvml")
+        if self.package == "pynvml":
+            notes.append(
+                f"the pynvml module comes from the pynvml package {self.version} (the community bindings, "
+                f"deprecated); NVIDIA's own bindings replace it: {INSTALL_HINT}"
+            )
+        elif shim is not None and self.package is not None:
+            notes.append(
+                f"the deprecated pynvml package {shim} is installed beside {self.package}; it adds only a "
+                "warning on import (pip uninstall pynvml removes it, where nothing else needs it)"
+            )
+        if self.package is None:
+            where = f" at {self.file}" if self.file else ""
+            notes.append(f"the pynvml module{where} belongs to no known package (nvidia-ml-py expected)")
+        return notes
+
+
+def installed_bindings() -> dict[str, str]:
+    """The packages of ``BINDINGS`` installed here, and their versions (metadata only; nothing is imported)."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for name in BINDINGS:
+        try:
+            found[name] = metadata.version(name)
+        except Exception:  # not installed, or unreadable metadata: informative only
+            continue
+    return found
+
+
+def _provider(module_file: str | None, installed: Mapping[str, str]) -> str | None:
+    """The installed package whose files hold ``module_file``, or None."""
+    if not module_file:
+        return None
+    from importlib import metadata
+
+    target = os.path.realpath(module_file)
+    for name in installed:
+        try:
+            dist = metadata.distribution(name)
+            for entry in dist.files or ():
+                if str(entry) in ("pynvml.py", "pynvml/__init__.py") and (
+                    os.path.realpath(str(dist.locate_file(entry))) == target
+                ):
+                    return name
+        except Exception:  # a broken RECORD: look at the next package
+            continue
+    return None
+
+
+def import_bindings() -> tuple[Any, Bindings]:
+    """Import the ``pynvml`` module with every warning caught, and say where it came from.
+
+    The deprecated ``pynvml`` package warns on that import (a ``FutureWarning``, from a finder
+    its ``.pth`` file installs); under ``-W error`` the warning would be raised as an exception.
+    Here it is recorded instead, whatever the filters say. ``ImportError`` passes through.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module("pynvml")
+    said: list[str] = []
+    for warning in caught:
+        text = f"{warning.category.__name__}: {warning.message}"
+        if text not in said:
+            said.append(text)
+    installed = installed_bindings()
+    module_file = getattr(module, "__file__", None)
+    package = _provider(module_file, installed)
+    return module, Bindings(
+        package,
+        installed.get(package) if package else None,
+        installed,
+        said,
+        None if package else module_file,
+    )
+
+
+def _cuda_version(value: Any) -> str | None:
+    """NVML's CUDA driver version (e.g. 12040) as text ("12.4")."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return f"{number // 1000}.{number % 1000 // 10}"
 
 
 class Visible(NamedTuple):
@@ -104,8 +241,15 @@ class NvmlProbe(Probe):
         *,
         proc_root: str = "/proc",
         idle_power_w: float | None = None,
+        required: bool = False,
     ) -> None:
         self._module = module
+        self._required = required
+        self._driver_seen = True  # a module handed to the probe stands for a driver
+        #: where the module came from (None: it was handed to the probe)
+        self.bindings: Bindings | None = None
+        #: the driver's, NVML's and CUDA's versions, as NVML gives them (None: not known)
+        self.versions: dict[str, str | None] = {"driver": None, "nvml": None, "cuda_driver": None}
         self._environ = dict(os.environ if environ is None else environ)
         self._proc_root = proc_root
         self._idle_hint_w = idle_power_w
@@ -119,17 +263,38 @@ class NvmlProbe(Probe):
     def _load(self) -> Any:
         if self._module is not None:
             return self._module
-        if not nvml_possible(self._proc_root):
-            raise NotPresent("NVML: no NVIDIA driver on this machine (no /proc/driver/nvidia, no libnvidia-ml)")
+        # without a sign of a driver the module is not even imported, unless NVML was asked for by
+        # name (the library may be where the cheap look does not see it)
+        possible = self._driver_seen = nvml_possible(self._proc_root)
+        if not possible and not self._required:
+            raise NotPresent(NO_DRIVER)
         try:
-            module = importlib.import_module("pynvml")
+            module, self.bindings = import_bindings()
         except ImportError:
+            if not possible:
+                raise NotPresent(NO_DRIVER) from None
             raise ProbeError(
                 "NVML: an NVIDIA driver is here but the pynvml module is not installed; "
-                "install it with: pip install 'pytest-carbon[gpu]'"
+                f"install it with: {INSTALL_HINT}"
             ) from None
+        except Exception as err:  # a broken installation must not break the run
+            raise ProbeError(f"NVML: importing the pynvml module failed ({type(err).__name__}: {err})") from None
         self._module = module
         return module
+
+    def _read_versions(self, nvml: Any) -> None:
+        def call(name: str) -> Any:
+            try:
+                return getattr(nvml, name)()
+            except Exception:  # informative only: an old driver or bindings without the call
+                return None
+
+        driver, nvml_version = call("nvmlSystemGetDriverVersion"), call("nvmlSystemGetNVMLVersion")
+        self.versions = {
+            "driver": None if driver is None else _text(driver),
+            "nvml": None if nvml_version is None else _text(nvml_version),
+            "cuda_driver": _cuda_version(call("nvmlSystemGetCudaDriverVersion")),
+        }
 
     def _not_supported(self, err: BaseException) -> bool:
         code = getattr(self._module, "NVML_ERROR_NOT_SUPPORTED", NVML_ERROR_NOT_SUPPORTED)
@@ -148,12 +313,15 @@ class NvmlProbe(Probe):
         try:
             nvml.nvmlInit()
         except nvml_error as err:
+            if not self._driver_seen:
+                raise NotPresent(f"{NO_DRIVER}; NVML cannot initialise: {_text(err)}") from None
             raise ProbeError(
                 f"NVML: cannot initialise ({_text(err)}); check that the NVIDIA driver is loaded "
                 "(nvidia-smi should list the GPUs)"
             ) from None
         self._initialised = True
         try:
+            self._read_versions(nvml)
             self._find_gpus(nvml, nvml_error)
         except BaseException:
             self.close()
@@ -250,8 +418,10 @@ class NvmlProbe(Probe):
         return [ComponentEnergy("gpu", static_uj / 1e6, dynamic_uj / 1e6, True, self.name)]
 
     def describe(self) -> dict[str, Any]:
-        """The GPUs read, how, and what was left out."""
+        """The GPUs read, how, which bindings and versions, and what was left out."""
         notes = list(self.notes)
+        if self.bindings is not None:
+            notes += self.bindings.notes()
         for gpu in self.gpus:
             if gpu.dropped:
                 notes.append(
@@ -278,6 +448,10 @@ class NvmlProbe(Probe):
                     for g in self.gpus
                 ],
                 "cuda_visible_devices": self._environ.get("CUDA_VISIBLE_DEVICES"),
+                "bindings": self.bindings.as_dict() if self.bindings is not None else {"module": "given"},
+                "driver_version": self.versions["driver"],
+                "nvml_version": self.versions["nvml"],
+                "cuda_driver_version": self.versions["cuda_driver"],
             },
             "notes": notes,
         }

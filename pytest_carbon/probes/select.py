@@ -122,7 +122,7 @@ def select_probes(
         if choice == "nvml" or nvml_module is not None or nvml_possible(proc_root):
             from pytest_carbon.probes.nvml import NvmlProbe
 
-            nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root)
+            nvml = NvmlProbe(nvml_module, environ, proc_root=proc_root, required=choice == "nvml")
             if _start_counter(nvml, choice == "nvml", problems, "; GPU energy is not measured"):
                 probes.append(nvml)
                 measured.add("gpu")
