@@ -168,32 +168,36 @@ class CarbonGate:
     def _write_artefacts(self, report: dict[str, Any]) -> None:
         options = self.carbon.options
         top = int(options.get("carbon_top") or 10)
-        jobs: list[tuple[str | None, Any]] = []
+        jobs: list[tuple[str | None, str, Any]] = []
         # each renderer is imported only when its artefact is asked for
         if options.get("carbon_junit"):
             from pytest_carbon.reports import junit
 
-            jobs.append((options.get("carbon_junit"), lambda p: junit.write_junit(report, p)))
+            jobs.append((options.get("carbon_junit"), "JUnit XML", lambda p: junit.write_junit(report, p)))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         wants_summary = bool(summary) and options.get("carbon_github_summary", True)
         if options.get("carbon_markdown") or wants_summary:
             from pytest_carbon.reports import markdown
 
-            jobs.append((options.get("carbon_markdown"), lambda p: markdown.write_markdown(report, p, top=top)))
+            jobs.append(
+                (options.get("carbon_markdown"), "Markdown", lambda p: markdown.write_markdown(report, p, top=top))
+            )
         if options.get("carbon_csv"):
             from pytest_carbon.reports import csv as csv_report
 
-            jobs.append((options.get("carbon_csv"), lambda p: csv_report.write_csv(report, p)))
+            jobs.append((options.get("carbon_csv"), "CSV", lambda p: csv_report.write_csv(report, p)))
         if summary and wants_summary:
-            jobs.append((summary, lambda p: markdown.append_markdown(report, p, top=top)))
-        for path, write in jobs:
+            jobs.append((summary, "job summary", lambda p: markdown.append_markdown(report, p, top=top)))
+        for path, what, write in jobs:
             if not path:
                 continue
             try:
                 write(path)
                 self.written.append(path)
             except OSError as err:
-                self.errors.append(f"could not write {path}: {err.strerror or err}")
+                self.errors.append(f"could not write the {what} to {path}: {err.strerror or err}")
+                if what != "job summary":  # the job summary is not asked for: its failure does not fail the run
+                    self.carbon.output_failed(what, path)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -205,7 +209,7 @@ class CarbonGate:
                 write(line)
         for path in self.written:
             if path != os.environ.get("GITHUB_STEP_SUMMARY"):
-                write(f"carbon report: {path}")
+                write(f"carbon report: {'standard output' if path == '-' else path}")
         for error in self.errors:
             write(f"error: {error}")
         if self.result is not None:

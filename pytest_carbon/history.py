@@ -27,6 +27,13 @@ class CarbonHistory:
         self.html_written: str | None = None
         self.html_error: str | None = None
 
+    def _session_output_failed(self, what: str, path: str) -> None:
+        from pytest_carbon.session import SESSION_KEY
+
+        session = self.config.stash.get(SESSION_KEY, None)
+        if session is not None:
+            session.output_failed(what, path)
+
     @property
     def store_url(self) -> str | None:
         """The history URL, or None when the store is turned off ("off")."""
@@ -47,6 +54,7 @@ class CarbonHistory:
                 self.html_written = str(html_path)
             except OSError as err:
                 self.html_error = f"could not write the HTML page to {html_path}: {err.strerror or err}"
+                self._session_output_failed("HTML page", str(html_path))
         url = self.store_url
         if url is None:
             return
@@ -67,6 +75,12 @@ class CarbonHistory:
             if quiet and not line.startswith(("error:", "history: this run was NOT")):
                 continue  # -q keeps the carbon summary to one line unless something went wrong
             terminalreporter.write_line(line)
+        from pytest_carbon.session import SESSION_KEY
+
+        session = self.config.stash.get(SESSION_KEY, None)
+        final = session.failed_outputs_line() if session is not None else None
+        if final:
+            terminalreporter.write_line(final, red=True, bold=True)
         return result
 
     def summary_lines(self) -> list[str]:
@@ -79,11 +93,14 @@ class CarbonHistory:
         if self.stored_in:
             lines.append(f"history: run stored in {self.stored_in}")
         if self.not_stored:
-            json_path = self.options.get("carbon_json")
+            from pytest_carbon.session import SESSION_KEY
+
+            session = self.config.stash.get(SESSION_KEY, None)
+            saved = session.report_saved_at if session is not None else None
             later = (
-                f"`pytest-carbon store push {json_path}` can store it later"
-                if json_path
-                else "write the report with --carbon-json=PATH, and `pytest-carbon store push PATH` can store it"
+                f"`pytest-carbon store push {saved}` can store it later"
+                if saved
+                else "its report could not be saved either, so it cannot be stored later"
             )
             lines.append(f"history: this run was NOT stored: {self.not_stored}. {later}")
         return lines
