@@ -67,6 +67,12 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _store(text: str) -> str:
+    """The history's URL or path; every spelling of "off" (none, false, 0, no) becomes "off"."""
+    value = text.strip()
+    return "off" if value.lower() in ("off", "none", "false", "0", "no") else value
+
+
 def _region_code(text: str) -> str:
     """A region code the shipped tables know (checked here so a typo stops the run at start-up)."""
     code = text.strip()
@@ -265,7 +271,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "carbon_store",
-        _text,
+        _store,
         "",
         "history of runs: postgresql://USER@HOST/DB (password in PGPASSWORD), sqlite:///PATH or a path "
         "(empty: .carbon/history.sqlite under the root folder; off: no history)",

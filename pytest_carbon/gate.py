@@ -74,7 +74,7 @@ class CarbonGate:
         from pathlib import Path
 
         from pytest_carbon.runinfo import git_facts, project_name
-        from pytest_carbon.store import StoreError, open_store
+        from pytest_carbon.store import NoHistory, StoreError, open_store
 
         options = self.carbon.options
         if options.get("carbon_store") == "off":
@@ -84,11 +84,13 @@ class CarbonGate:
         project = project_name(root, options.get("carbon_project") or None)
         branch = git_facts(root, os.environ)["branch"]
         try:
-            store = open_store(options.get("carbon_store") or None, root)
+            store = open_store(options.get("carbon_store") or None, root, read_only=True)
             try:
                 baseline = store.last_report(project, branch)
             finally:
                 store.close()
+        except NoHistory:
+            baseline = None  # no history yet: no stored run either
         except StoreError as err:
             self.errors.append(f"--carbon-compare=last: the history could not be read ({err}): no comparison")
             return None

@@ -26,6 +26,27 @@ class CarbonHistory:
         self.not_stored: str | None = None
         self.html_written: str | None = None
         self.html_error: str | None = None
+        url = self.store_url
+        if url and not hasattr(config, "workerinput"):
+            self._check_location(url)
+
+    def _check_location(self, url: str) -> None:
+        """Refuse before the first test a history that cannot be kept where asked (not its content)."""
+        from pytest_carbon.session import SESSION_KEY
+        from pytest_carbon.store import StoreError, check_location
+
+        try:
+            check_location(url, self.root)
+        except StoreError as err:
+            session = self.config.stash.get(SESSION_KEY, None)
+            origin = session.origins.get("carbon_store") if session is not None else None
+            where = {"ini": f"carbon_store = {url} (ini file)", "environment": f"PYTEST_CARBON_STORE={url}"}.get(
+                str(origin), f"--carbon-store={url}"
+            )
+            raise pytest.UsageError(
+                f"pytest-carbon: {where}: {err}; write postgresql://USER@HOST/DB, sqlite:///PATH, a file path, "
+                "or off for no history"
+            ) from None
 
     def _session_output_failed(self, what: str, path: str) -> None:
         from pytest_carbon.session import SESSION_KEY

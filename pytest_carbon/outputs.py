@@ -189,9 +189,7 @@ def check_output_path(text: str, *, example: str = "carbon.json", stdout: bool =
         missing.append(os.path.basename(folder))
         folder = parent
     if not stat.S_ISDIR(found.st_mode):
-        raise OutputError(
-            f"{folder} is a file, not a folder, so {raw} cannot be created under it; choose another path"
-        )
+        raise OutputError(f"{folder} is a file, not a folder, so {raw} cannot be created under it; choose another path")
     limit = _name_max(folder)
     for name in missing:
         size = len(os.fsencode(name))
