@@ -18,6 +18,8 @@ from pytest_carbon.meter import AllFigures, Meter, TestFigures
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
+#: the artefact options that may name standard output ("-")
+STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 
 
@@ -354,10 +356,22 @@ class CarbonSession:
             complete=ran_all and not interrupted and not session.shouldstop,
             exit_status=int(exitstatus),
         )
+        if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
+            self._end_terminal_line()
         self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
         self._save_report(self.report)
         if self.failed_outputs and int(session.exitstatus) == int(pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an artefact asked for is missing
+
+    def _end_terminal_line(self) -> None:
+        """End pytest's progress line, so that an artefact written to standard output starts a line of its own."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(reporter, "_tw", None)
+        if writer is None:
+            return
+        if getattr(writer, "width_of_current_line", 0):
+            writer.line()
+        writer.flush()
 
     def output_failed(self, what: str, path: str) -> None:
         """Note an artefact asked for that could not be written: the run fails at its end."""
