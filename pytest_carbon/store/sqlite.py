@@ -146,11 +146,20 @@ class SQLiteStore(Store):
         return True
 
     def _connect_read_only(self) -> sqlite3.Connection:
-        """A connection that cannot write: mode=ro, or immutable where even the WAL index cannot be made."""
+        """A connection that cannot write, and leaves no file beside the history.
+
+        Where no write-ahead log is beside the file, the file holds the whole history and is read
+        as immutable (a read-only connection would otherwise make the -wal and -shm files); where
+        one is, another process uses the history and it is read with mode=ro, which sees that
+        process's writes. Immutable again where even mode=ro cannot open it (a folder this user
+        cannot write, with no -shm file).
+        """
         db = self._sqlite
         uri = "file:" + urllib.parse.quote("/" + str(self.path.absolute()).lstrip("/"))  # no "//": an authority
+        in_use = any(self.path.with_name(self.path.name + end).exists() for end in ("-wal", "-shm"))
+        queries = ("?mode=ro", "?mode=ro&immutable=1") if in_use else ("?mode=ro&immutable=1",)
         last: Exception | None = None
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        for query in queries:
             try:
                 conn = db.connect(
                     uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
