@@ -33,19 +33,20 @@ class CarbonHistory:
     def _check_location(self, url: str) -> None:
         """Refuse before the first test a history that cannot be kept where asked (not its content)."""
         from pytest_carbon.session import SESSION_KEY
-        from pytest_carbon.store import StoreError, check_location
+        from pytest_carbon.store import StoreError, check_location, describe_url
 
         try:
             check_location(url, self.root)
         except StoreError as err:
             session = self.config.stash.get(SESSION_KEY, None)
             origin = session.origins.get("carbon_store") if session is not None else None
-            where = {"ini": f"carbon_store = {url} (ini file)", "environment": f"PYTEST_CARBON_STORE={url}"}.get(
-                str(origin), f"--carbon-store={url}"
+            shown = describe_url(url, self.root)  # never a password
+            where = {"ini": f"carbon_store = {shown} (ini file)", "environment": f"PYTEST_CARBON_STORE={shown}"}.get(
+                str(origin), f"--carbon-store={shown}"
             )
             raise pytest.UsageError(
-                f"pytest-carbon: {where}: {err}; write postgresql://USER@HOST/DB, sqlite:///PATH, a file path, "
-                "or off for no history"
+                f"pytest-carbon: {where}: {err}; the history is postgresql://USER@HOST/DB, sqlite:///PATH, "
+                "a file path, or off for no history"
             ) from None
 
     def _session_output_failed(self, what: str, path: str) -> None:
@@ -141,10 +142,14 @@ def record_report(
         store = open_store(url or None, root)
     except StoreError as err:
         return None, str(err)
+    except Exception as err:  # never a traceback at the end of a run for the history: say it, go on
+        return None, f"the history could not be opened: {type(err).__name__}: {err}"
     try:
         store.record(report, project=project, organisation=organisation, built_here=True)
         return store.where, None
     except StoreError as err:
         return None, str(err)
+    except Exception as err:
+        return None, f"the run could not be written: {type(err).__name__}: {err}"
     finally:
         store.close()

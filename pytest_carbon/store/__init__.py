@@ -7,6 +7,7 @@ later exactly as the plugin records a live one.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from pytest_carbon.store.base import NoHistory, Store, StoreError
@@ -87,11 +88,18 @@ def sqlite_path(url: str, root: Path) -> Path:
             f"unknown history URL scheme in {describe_url(text, root)}: use postgresql://USER@HOST/DB, "
             "sqlite:///PATH or a file path"
         )
-    path = Path(text).expanduser()
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = expanded[1:].split("/", 1)[0]
+        raise StoreError(f"{text}: there is no user {user!r} for ~{user}; write the folder in full")
+    path = Path(expanded)
     if not path.is_absolute():
         path = root / path
-    if path.is_dir():
-        path = path / "history.sqlite"
+    try:
+        if path.is_dir():
+            path = path / "history.sqlite"
+    except OSError:
+        pass  # a name too long, a folder that cannot be entered: said by the check or when opening
     return path
 
 
@@ -111,17 +119,24 @@ def check_location(url: str, root: Path) -> None:
         if importlib.util.find_spec("psycopg") is None:
             raise StoreError("a postgresql:// history needs psycopg 3: pip install 'pytest-carbon[postgresql]'")
         return
-    from pytest_carbon.outputs import OutputError, check_output_path
+    from pytest_carbon.outputs import NAME_MAX, OutputError, check_output_path
 
-    try:
-        path = sqlite_path(text, root)
-    except OSError as err:
-        raise StoreError(f"{text} cannot be reached: {err.strerror or err}") from None
+    path = sqlite_path(text, root)
     try:
         check_output_path(str(path), example="history.sqlite", stdout=False)
     except OutputError as err:
         raise StoreError(str(err)) from None
-    if path.exists() and not path.is_file():
+    size = len(os.fsencode(path.name))
+    if size + len("-wal") > NAME_MAX:
+        raise StoreError(
+            f"the history's file name is {size} bytes long: SQLite writes a file named like it with -wal added "
+            f"beside it, and a file name holds at most {NAME_MAX} bytes; choose a shorter name"
+        )
+    try:
+        found = path.stat()
+    except OSError:
+        return  # nothing there yet: made at the end
+    if not stat.S_ISREG(found.st_mode):
         raise StoreError(f"{path} is not a regular file; a history is a SQLite file: choose a path")
 
 

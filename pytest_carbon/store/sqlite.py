@@ -156,7 +156,7 @@ class SQLiteStore(Store):
         """
         db = self._sqlite
         uri = "file:" + urllib.parse.quote("/" + str(self.path.absolute()).lstrip("/"))  # no "//": an authority
-        in_use = any(self.path.with_name(self.path.name + end).exists() for end in ("-wal", "-shm"))
+        in_use = any(os.path.lexists(f"{self.path}{end}") for end in ("-wal", "-shm"))
         queries = ("?mode=ro", "?mode=ro&immutable=1") if in_use else ("?mode=ro&immutable=1",)
         last: Exception | None = None
         for query in queries:
