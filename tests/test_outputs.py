@@ -108,24 +108,14 @@ def test_full_device_fails_loudly_and_stays_a_device(tmp_path: Path) -> None:
 def test_fifo_is_written_through(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    received: list[bytes] = []
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there before the write
     try:
-
-        def read_all() -> None:
-            os.set_blocking(fd, True)
-            chunks = []
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-            received.append(b"".join(chunks))
-
-        reader = threading.Thread(target=read_all)
-        reader.start()
-        write_text(fifo, ["through ", "the pipe"])
-        reader.join(10)
+        write_text(fifo, ["through ", "the pipe"])  # less than the pipe's buffer: it waits there
+        received = os.read(fd, 65536)
+        assert os.read(fd, 65536) == b""  # the writer has closed its end
     finally:
         os.close(fd)
-    assert received == [b"through the pipe"]
+    assert received == b"through the pipe"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
@@ -243,3 +233,61 @@ def test_this_machines_mount_table_is_read() -> None:
     if not os.path.exists(outputs.MOUNTINFO):
         pytest.skip("no /proc/self/mountinfo on this system")
     assert filesystem_type("/") is not None
+
+
+def _saved_report(tmp_path: Path) -> Path:
+    import json
+
+    from reportdata import make_report
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(make_report()), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("option", "marker"), [("--junit", "<testsuite"), ("--csv", "timestamp,project_name")])
+def test_report_command_writes_dash_to_standard_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, marker: str
+) -> None:
+    from pytest_carbon.cli import main
+
+    assert main(["report", str(_saved_report(tmp_path)), option, "-"]) == 0
+    captured = capsys.readouterr()
+    assert marker in captured.out
+    assert "wrote" not in captured.err
+    assert not (tmp_path / "-").exists()
+
+
+def test_merge_command_writes_dash_to_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from pytest_carbon.cli import main
+
+    assert main(["merge", str(_saved_report(tmp_path)), "-o", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["schema_version"] == 1  # nothing else on standard output
+    assert "-> standard output" in captured.err
+
+
+def test_commands_refuse_impossible_outputs_before_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_carbon.cli import main
+
+    report = str(_saved_report(tmp_path))
+    (tmp_path / "blocker").write_text("x")
+    assert main(["merge", report, "-o", "ftp://host/all.json"]) == 2
+    assert "-o: ftp://host/all.json is a URL" in capsys.readouterr().err
+    assert main(["report", report, "--csv", str(tmp_path / "blocker" / "c.csv")]) == 2
+    assert "--csv:" in capsys.readouterr().err
+    assert main(["report", report, "--junit", "~no-such-user-xyz/j.xml"]) == 2
+    assert "there is no user" in capsys.readouterr().err
+    assert main(["dashboard", "-o", "-", "--store", str(tmp_path / "h.sqlite")]) == 2
+    assert "give a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "r.json"]
+
+
+def test_merge_into_a_device_keeps_the_device(tmp_path: Path) -> None:
+    from pytest_carbon.cli import main
+
+    node = make_device(tmp_path / "null", NULL)
+    assert main(["merge", str(_saved_report(tmp_path)), "-o", str(node)]) == 0
+    assert stat.S_ISCHR(os.stat(node).st_mode) and os.stat(node).st_rdev == NULL
