@@ -16,9 +16,7 @@ usage error.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 
@@ -89,6 +87,12 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _store(text: str) -> str:
+    """The history's URL or path; every spelling of "off" (none, false, 0, no) becomes "off"."""
+    value = text.strip()
+    return "off" if value.lower() in ("off", "none", "false", "0", "no") else value
+
+
 def _region_code(text: str) -> str:
     """A region code the shipped tables know (checked here so a typo stops the run at start-up)."""
     code = text.strip()
@@ -115,21 +119,10 @@ def _pue(text: str) -> float | None:
 
 
 def _output_path(text: str) -> str:
-    """A file the plugin will write: its folder must exist or be creatable, and be writable."""
-    path = Path(text.strip()).expanduser()
-    if not text.strip():
-        raise ValueError("expected a file path, for example carbon.json")
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory; give a file path such as {path / 'carbon.json'}")
-    folder = path.parent.resolve()
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"the directory {folder} cannot be written; choose a writable location")
-    return str(path)
+    """A file the plugin will write (``-``: standard output): checked by ``outputs.check_output_path``."""
+    from pytest_carbon.outputs import check_output_path
+
+    return check_output_path(text)
 
 
 def _quantity(text: str) -> Any:
@@ -341,7 +334,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "carbon_store",
-        _text,
+        _store,
         "",
         "history of runs: postgresql://USER@HOST/DB (password in PGPASSWORD), sqlite:///PATH or a path "
         "(empty: .carbon/history.sqlite under the root folder; off: no history)",

@@ -98,7 +98,7 @@ class CarbonGate:
         from pathlib import Path
 
         from pytest_carbon.runinfo import git_facts, project_name
-        from pytest_carbon.store import StoreError, open_store
+        from pytest_carbon.store import NoHistory, StoreError, open_store
 
         options = self.carbon.options
         mode = self.compare_mode
@@ -109,11 +109,13 @@ class CarbonGate:
         project = project_name(root, options.get("carbon_project") or None)
         branch = options.get("carbon_compare_branch") or git_facts(root, os.environ)["branch"]
         try:
-            store = open_store(options.get("carbon_store") or None, root)
+            store = open_store(options.get("carbon_store") or None, root, read_only=True)
             try:
                 found = store.recent_reports(project, branch, limit)
             finally:
                 store.close()
+        except NoHistory:
+            baseline = None  # no history yet: no stored run either
         except StoreError as err:
             self.errors.append(f"--carbon-compare={mode}: the history could not be read ({err}): no comparison")
             return []
@@ -297,32 +299,36 @@ class CarbonGate:
     def _write_artefacts(self, report: dict[str, Any]) -> None:
         options = self.carbon.options
         top = int(options.get("carbon_top") or 10)
-        jobs: list[tuple[str | None, Any]] = []
+        jobs: list[tuple[str | None, str, Any]] = []
         # each renderer is imported only when its artefact is asked for
         if options.get("carbon_junit"):
             from pytest_carbon.reports import junit
 
-            jobs.append((options.get("carbon_junit"), lambda p: junit.write_junit(report, p)))
+            jobs.append((options.get("carbon_junit"), "JUnit XML", lambda p: junit.write_junit(report, p)))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         wants_summary = bool(summary) and options.get("carbon_github_summary", True)
         if options.get("carbon_markdown") or wants_summary:
             from pytest_carbon.reports import markdown
 
-            jobs.append((options.get("carbon_markdown"), lambda p: markdown.write_markdown(report, p, top=top)))
+            jobs.append(
+                (options.get("carbon_markdown"), "Markdown", lambda p: markdown.write_markdown(report, p, top=top))
+            )
         if options.get("carbon_csv"):
             from pytest_carbon.reports import csv as csv_report
 
-            jobs.append((options.get("carbon_csv"), lambda p: csv_report.write_csv(report, p)))
+            jobs.append((options.get("carbon_csv"), "CSV", lambda p: csv_report.write_csv(report, p)))
         if summary and wants_summary:
-            jobs.append((summary, lambda p: markdown.append_markdown(report, p, top=top)))
-        for path, write in jobs:
+            jobs.append((summary, "job summary", lambda p: markdown.append_markdown(report, p, top=top)))
+        for path, what, write in jobs:
             if not path:
                 continue
             try:
                 write(path)
                 self.written.append(path)
             except OSError as err:
-                self.errors.append(f"could not write {path}: {err.strerror or err}")
+                self.errors.append(f"could not write the {what} to {path}: {err.strerror or err}")
+                if what != "job summary":  # the job summary is not asked for: its failure does not fail the run
+                    self.carbon.output_failed(what, path)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -334,7 +340,7 @@ class CarbonGate:
                 write(line)
         for path in self.written:
             if path != os.environ.get("GITHUB_STEP_SUMMARY"):
-                write(f"carbon report: {path}")
+                write(f"carbon report: {'standard output' if path == '-' else path}")
         for error in self.errors:
             write(f"error: {error}")
         if self.result is not None:

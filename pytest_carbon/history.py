@@ -26,6 +26,35 @@ class CarbonHistory:
         self.not_stored: str | None = None
         self.html_written: str | None = None
         self.html_error: str | None = None
+        url = self.store_url
+        if url and not hasattr(config, "workerinput"):
+            self._check_location(url)
+
+    def _check_location(self, url: str) -> None:
+        """Refuse before the first test a history that cannot be kept where asked (not its content)."""
+        from pytest_carbon.session import SESSION_KEY
+        from pytest_carbon.store import StoreError, check_location, describe_url
+
+        try:
+            check_location(url, self.root)
+        except StoreError as err:
+            session = self.config.stash.get(SESSION_KEY, None)
+            origin = session.origins.get("carbon_store") if session is not None else None
+            shown = describe_url(url, self.root)  # never a password
+            where = {"ini": f"carbon_store = {shown} (ini file)", "environment": f"PYTEST_CARBON_STORE={shown}"}.get(
+                str(origin), f"--carbon-store={shown}"
+            )
+            raise pytest.UsageError(
+                f"pytest-carbon: {where}: {err}; the history is postgresql://USER@HOST/DB, sqlite:///PATH, "
+                "a file path, or off for no history"
+            ) from None
+
+    def _session_output_failed(self, what: str, path: str) -> None:
+        from pytest_carbon.session import SESSION_KEY
+
+        session = self.config.stash.get(SESSION_KEY, None)
+        if session is not None:
+            session.output_failed(what, path)
 
     @property
     def store_url(self) -> str | None:
@@ -47,6 +76,7 @@ class CarbonHistory:
                 self.html_written = str(html_path)
             except OSError as err:
                 self.html_error = f"could not write the HTML page to {html_path}: {err.strerror or err}"
+                self._session_output_failed("HTML page", str(html_path))
         url = self.store_url
         if url is None:
             return
@@ -67,6 +97,12 @@ class CarbonHistory:
             if quiet and not line.startswith(("error:", "history: this run was NOT")):
                 continue  # -q keeps the carbon summary to one line unless something went wrong
             terminalreporter.write_line(line)
+        from pytest_carbon.session import SESSION_KEY
+
+        session = self.config.stash.get(SESSION_KEY, None)
+        final = session.failed_outputs_line() if session is not None else None
+        if final:
+            terminalreporter.write_line(final, red=True, bold=True)
         return result
 
     def summary_lines(self) -> list[str]:
@@ -79,11 +115,14 @@ class CarbonHistory:
         if self.stored_in:
             lines.append(f"history: run stored in {self.stored_in}")
         if self.not_stored:
-            json_path = self.options.get("carbon_json")
+            from pytest_carbon.session import SESSION_KEY
+
+            session = self.config.stash.get(SESSION_KEY, None)
+            saved = session.report_saved_at if session is not None else None
             later = (
-                f"`pytest-carbon store push {json_path}` can store it later"
-                if json_path
-                else "write the report with --carbon-json=PATH, and `pytest-carbon store push PATH` can store it"
+                f"`pytest-carbon store push {saved}` can store it later"
+                if saved
+                else "its report could not be saved either, so it cannot be stored later"
             )
             lines.append(f"history: this run was NOT stored: {self.not_stored}. {later}")
         return lines
@@ -103,10 +142,14 @@ def record_report(
         store = open_store(url or None, root)
     except StoreError as err:
         return None, str(err)
+    except Exception as err:  # never a traceback at the end of a run for the history: say it, go on
+        return None, f"the history could not be opened: {type(err).__name__}: {err}"
     try:
         store.record(report, project=project, organisation=organisation, built_here=True)
         return store.where, None
     except StoreError as err:
         return None, str(err)
+    except Exception as err:
+        return None, f"the run could not be written: {type(err).__name__}: {err}"
     finally:
         store.close()

@@ -18,6 +18,8 @@ from pytest_carbon.meter import AllFigures, Meter, TestFigures
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
+#: the artefact options that may name standard output ("-")
+STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 
 
@@ -93,6 +95,10 @@ class CarbonSession:
         #: the item whose phases run now, and its index
         self._current: tuple[pytest.Item, int] | None = None
         self._errors: list[str] = []
+        #: the artefacts asked for that could not be written ("JUnit XML (out.xml)")
+        self.failed_outputs: list[str] = []
+        #: the file that holds this run's JSON report, once written (the one asked for, or a fallback)
+        self.report_saved_at: str | None = None
         #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
         self.role = "worker" if hasattr(config, "workerinput") else "serial"
         self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
@@ -439,15 +445,65 @@ class CarbonSession:
             exit_status=int(exitstatus),
         )
         self._gate_facts(self.report)
+        if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
+            self._end_terminal_line()
         self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
-        path = self.options.get("carbon_json")
-        if path:
-            from pytest_carbon.reports.json import write_json
+        self._save_report(self.report)
+        if self.failed_outputs and int(session.exitstatus) == int(pytest.ExitCode.OK):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an artefact asked for is missing
 
+    def _end_terminal_line(self) -> None:
+        """End pytest's progress line, so that an artefact written to standard output starts a line of its own."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(reporter, "_tw", None)
+        if writer is None:
+            return
+        if getattr(writer, "width_of_current_line", 0):
+            writer.line()
+        writer.flush()
+
+    def output_failed(self, what: str, path: str) -> None:
+        """Note an artefact asked for that could not be written: the run fails at its end."""
+        self.failed_outputs.append(f"{what} ({path})")
+
+    def _save_report(self, report: dict[str, Any]) -> None:
+        """Write the JSON report where asked, else (when that fails or the history lost it) to a temporary file.
+
+        The fallback file is written only where this run would otherwise be held by no file: the
+        asked-for write failed, or the history did not take the run and no path was asked for.
+        """
+        from pytest_carbon.outputs import STDOUT
+        from pytest_carbon.reports.json import write_json
+
+        path = self.options.get("carbon_json")
+        failure = None
+        if path:
             try:
-                write_json(self.report, path)
+                write_json(report, path)
+                if path != STDOUT:
+                    self.report_saved_at = path
             except OSError as err:
-                self._errors.append(f"could not write the JSON report to {path}: {err}")
+                self.output_failed("JSON report", path)
+                failure = f"could not write the JSON report to {path}: {err.strerror or err}"
+        history = self.config.pluginmanager.get_plugin("carbon-history")
+        not_stored = history is not None and getattr(history, "not_stored", None)
+        if self.report_saved_at is None and (failure or not_stored):
+            import tempfile
+
+            run_id = str(report.get("run", {}).get("id") or int(self.started_at))
+            fallback = os.path.join(tempfile.gettempdir(), f"pytest-carbon-report-{run_id[:16]}.json")
+            try:
+                write_json(report, fallback)
+                self.report_saved_at = fallback
+                if failure:
+                    failure += f"; the report of this run is saved in {fallback} instead"
+            except OSError as err:
+                failure = (failure + "; " if failure else "") + (
+                    f"the report could not be saved in {fallback} either ({err.strerror or err}): "
+                    "this run's report is lost"
+                )
+        if failure:
+            self._errors.append(failure)
 
     def _send_to_controller(self, totals: Any) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
@@ -481,9 +537,14 @@ class CarbonSession:
         terminalreporter.write_sep("=", "carbon")
         for line in lines:
             terminalreporter.write_line(line)
-        path = self.options.get("carbon_json")
-        if path and not self._errors:
-            terminalreporter.write_line(f"JSON report: {path}")
+        if self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json"):
+            terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
+
+    def failed_outputs_line(self) -> str | None:
+        """The closing line when an artefact asked for is missing (and the run fails for it)."""
+        if not self.failed_outputs:
+            return None
+        return "carbon: FAILED: not written: " + ", ".join(self.failed_outputs)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # Every output is written and the summary shown: let go of the report and the records, a

@@ -19,8 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Render the site; print where index.html is."""
     from pytest_carbon.dashboard import write_dashboard
-    from pytest_carbon.store import StoreError, open_store, url_from_env
+    from pytest_carbon.store import StoreError, open_store, project_root, url_from_env
 
+    if args.output.strip() == "-":
+        print("pytest-carbon dashboard: the dashboard is a folder of pages; give a folder with -o", file=sys.stderr)
+        return 2
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         print(f"pytest-carbon dashboard: {out} is a file; give a folder with -o", file=sys.stderr)
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print("pytest-carbon dashboard: --top is a whole number of 0 or more", file=sys.stderr)
         return 2
     try:
-        with open_store(url_from_env(args.store), Path.cwd()) as store:
+        with open_store(url_from_env(args.store), project_root(Path.cwd()), read_only=True) as store:
             index = write_dashboard(store, out, top=args.top)
     except StoreError as err:
         print(f"pytest-carbon dashboard: {err}", file=sys.stderr)

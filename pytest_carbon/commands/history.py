@@ -36,13 +36,13 @@ def _line(run: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the runs, as a table or as JSON."""
-    from pytest_carbon.store import StoreError, open_store, url_from_env
+    from pytest_carbon.store import NoHistory, StoreError, open_store, project_root, url_from_env
 
     if args.limit < 0:
         print("pytest-carbon history: --limit is a whole number of 0 or more", file=sys.stderr)
         return 2
     try:
-        with open_store(url_from_env(args.store), Path.cwd()) as store:
+        with open_store(url_from_env(args.store), project_root(Path.cwd()), read_only=True) as store:
             runs = store.runs(
                 project=args.project,
                 branch=args.branch,
@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
                 organisation=args.organisation,
             )
             where = store.where
+    except NoHistory as err:
+        print("[]" if args.json else f"no stored runs: {err}")
+        return 0
     except StoreError as err:
         print(f"pytest-carbon history: {err}", file=sys.stderr)
         return 1

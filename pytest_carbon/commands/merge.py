@@ -35,9 +35,14 @@ def run(args: argparse.Namespace) -> int:
     from pytest_carbon.budget import budget_from, check, how_obtained
     from pytest_carbon.config import ConfigError
     from pytest_carbon.merge import merge_reports, shard_names
+    from pytest_carbon.outputs import OutputError, check_output_path
     from pytest_carbon.reports.json import load_json, write_json
     from pytest_carbon.units import format_co2, format_energy
 
+    try:
+        check_output_path(args.output, example="all.json")
+    except OutputError as err:
+        return _fail(f"-o: {err}")
     budget = None
     if args.budget is not None:
         try:
@@ -85,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     print(
         f"merged {len(names)} shard(s), {len(merged['tests'])} test(s): {format_energy(session['energy_j'])}, "
-        f"{format_co2(session['co2_g'])} CO2e -> {args.output}"
+        f"{format_co2(session['co2_g'])} CO2e -> {'standard output' if args.output == '-' else args.output}",
+        file=sys.stderr if args.output == "-" else sys.stdout,
     )
     for line in merged["warnings"]:
         print(f"warning: {line}", file=sys.stderr)

@@ -45,6 +45,15 @@ def run(args: argparse.Namespace) -> int:
     markdown = args.markdown
     if markdown is None and args.junit is None and args.csv is None:
         markdown = "-"
+    from pytest_carbon.outputs import OutputError, check_output_path
+
+    for flag, value in (("--markdown", markdown), ("--junit", args.junit), ("--csv", args.csv)):
+        if value is not None:
+            try:
+                check_output_path(value, example="carbon" + {"--markdown": ".md", "--junit": ".xml"}.get(flag, ".csv"))
+            except OutputError as err:
+                print(f"pytest-carbon report: {flag}: {err}", file=sys.stderr)
+                return 2
     written = []
     try:
         if markdown == "-":
@@ -70,5 +79,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2
     for path in written:
-        print(f"wrote {path}", file=sys.stderr)
+        if path != "-":
+            print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -13,7 +13,8 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
         "--store",
         metavar="URL",
         help="the history: postgresql://USER@HOST/DB (password in PGPASSWORD), sqlite:///PATH or a file path "
-        "(default: PYTEST_CARBON_STORE, else .carbon/history.sqlite here)",
+        "(default: PYTEST_CARBON_STORE, else .carbon/history.sqlite in the project's root folder, "
+        "found from here as pytest finds it)",
     )
 
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Push each report; a report already stored is left as it is."""
     from pytest_carbon.reports.json import load_json
-    from pytest_carbon.store import StoreError, open_store, url_from_env
+    from pytest_carbon.store import StoreError, open_store, project_root, url_from_env
     from pytest_carbon.store.schema import check_report
 
     reports = []
@@ -43,10 +44,13 @@ def run(args: argparse.Namespace) -> int:
             return 2
         reports.append((path, report))
     try:
-        with open_store(url_from_env(args.store), Path.cwd()) as store:
+        with open_store(url_from_env(args.store), project_root(Path.cwd())) as store:
             for path, report in reports:
-                store.record(report, project=args.project, organisation=args.organisation)
-                print(f"stored {path} in {store.where}")
+                if store.record(report, project=args.project, organisation=args.organisation):
+                    print(f"stored {path} in {store.where}")
+                else:
+                    run_id = str(report["run"]["id"])
+                    print(f"already stored: {path} (run {run_id[:12]}) is in {store.where}; left as it is")
     except StoreError as err:
         print(f"pytest-carbon store: {err}", file=sys.stderr)
         return 1

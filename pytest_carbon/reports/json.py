@@ -1,40 +1,22 @@
-"""The JSON report: written atomically, checked against the schema shipped in the package."""
+"""The JSON report: written safely (``pytest_carbon.outputs``), checked against the schema shipped in the package."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import operator
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from json.encoder import encode_basestring
-from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
-    """Write ``text`` (or its pieces) to ``path`` through a temporary file in the same folder and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.writelines([text] if isinstance(text, str) else text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; artefacts are not
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` (or its pieces) to ``path``: atomically for a file, through a device, ``-`` for stdout."""
+    from pytest_carbon.outputs import write_text
+
+    write_text(path, text)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))

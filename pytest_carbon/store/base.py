@@ -55,11 +55,12 @@ class Store:
         organisation: str | None = None,
         *,
         built_here: bool = False,
-    ) -> None:
+    ) -> bool:
         """Store one run and its tests in one transaction; a run id already stored is left as it is.
 
-        ``built_here``: the report comes from this process's session (not from a file), so its
-        test entries are not checked one by one before they are stored.
+        Return True when the run was stored, False when it was there already. ``built_here``: the
+        report comes from this process's session (not from a file), so its test entries are not
+        checked one by one before they are stored.
         """
         try:
             schema.check_report(report, tests=not built_here)
@@ -75,9 +76,10 @@ class Store:
         with self._transaction() as cur:
             cur.execute(insert_run, run)
             if cur.rowcount == 0:
-                return  # this run is already in the history
+                return False  # this run is already in the history
             if tests:
                 self._insert_tests(cur, tests)
+        return True
 
     def runs(
         self,
@@ -162,3 +164,26 @@ def newer_schema(where: str, found: int) -> StoreError:
         f"({schema.SCHEMA_VERSION}): upgrade pytest-carbon (pip install -U pytest-carbon), "
         "or point --carbon-store at another history"
     )
+
+
+def parse_schema_version(where: str, value: object) -> int:
+    """The schema version held in a history's ``meta`` table; StoreError for one pytest-carbon cannot use.
+
+    pytest-carbon writes a whole number from 1 to ``SCHEMA_VERSION``; anything else (text, a
+    negative number, a version from a newer release) means the history is not one this release
+    may change, and it is left as it is.
+    """
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise StoreError(
+            f"the history at {where} holds schema version {value!r} in its meta table, which pytest-carbon "
+            "never writes: it was left as it is; move it away or choose another history with --carbon-store=PATH"
+        )
+    found = int(text)
+    if found > schema.SCHEMA_VERSION:
+        raise newer_schema(where, found)
+    return found
+
+
+class NoHistory(StoreError):
+    """A history that does not exist yet, asked for by a command that only reads."""

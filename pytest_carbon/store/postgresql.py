@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pytest_carbon.store import schema
-from pytest_carbon.store.base import Store, StoreError, migration_steps, newer_schema
+from pytest_carbon.store.base import NoHistory, Store, StoreError, migration_steps, parse_schema_version
 
 #: key of the advisory lock that serialises migrations among concurrent writers
 MIGRATION_LOCK = 0x70C4_2B0E
@@ -24,12 +24,16 @@ _PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword=)(?P<password>[^&\s]*)", re.I
 
 
 def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` with passwords in URLs, ``password=`` parameters and the given secrets replaced by ***."""
+    """``text`` with the passwords in URLs, in ``password=`` parameters and the given secrets replaced by ***.
+
+    A secret is replaced where it stands as a whole (not inside a longer run of letters and
+    digits): a short password such as "e" must not turn "connection" into "conn***ction".
+    """
     text = _PASSWORD_IN_URL.sub(lambda m: m["head"] + "***" + m["tail"], text)
     text = _PASSWORD_PARAM.sub(lambda m: m["head"] + "***", text)
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
     return text
 
 
@@ -46,8 +50,9 @@ class PostgresStore(Store):
 
     param = "%s"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.where = scrub(url)
+        self.read_only = read_only
         self._secrets = (_url_password(url), os.environ.get("PGPASSWORD"))
         try:
             import psycopg
@@ -67,7 +72,10 @@ class PostgresStore(Store):
                 "write it as postgresql://USER@HOST:PORT/DATABASE with the password in PGPASSWORD"
             ) from None
         try:
-            self._migrate()
+            if read_only:
+                self._check_readable()
+            else:
+                self._migrate()
         except psycopg.Error as err:
             self.conn.close()
             raise self._fail(err, "preparing") from None
@@ -75,15 +83,33 @@ class PostgresStore(Store):
             self.conn.close()
             raise
 
+    def _check_readable(self) -> None:
+        """For the reading commands: a history of a version this release reads, looked at without a write."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('meta') IS NOT NULL, to_regclass('runs') IS NOT NULL")
+            has_meta, has_runs = cur.fetchone() or (False, False)
+            if not (has_meta and has_runs):
+                self.conn.rollback()
+                raise NoHistory(f"there is no pytest-carbon history in {self.where} yet")
+            cur.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+            row = cur.fetchone()
+        self.conn.rollback()
+        parse_schema_version(self.where, row[0] if row else "")
+
     def _migrate(self) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            cur.execute("SELECT to_regclass('meta') IS NOT NULL, to_regclass('runs') IS NOT NULL")
+            has_meta, has_runs = cur.fetchone() or (False, False)
+            if has_runs and not has_meta:
+                raise StoreError(
+                    f"the database {self.where} has a runs table that pytest-carbon did not make: it was left as "
+                    "it is; give pytest-carbon a database of its own"
+                )
             cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             cur.execute("SELECT value FROM meta WHERE key = 'schema_version'")
             row = cur.fetchone()
-            found = int(row[0]) if row else 0
-            if found > schema.SCHEMA_VERSION:
-                raise newer_schema(self.where, found)
+            found = parse_schema_version(self.where, row[0]) if row else 0
             for version, statements in migration_steps(found, "DOUBLE PRECISION"):
                 for statement in statements:
                     cur.execute(statement)
@@ -96,6 +122,8 @@ class PostgresStore(Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
+        if self.read_only:
+            raise StoreError(f"the history at {self.where} was opened to be read, not written")
         psycopg = self._psycopg
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
@@ -125,7 +153,7 @@ class PostgresStore(Store):
     def _fail(self, err: Exception, doing: str) -> StoreError:
         text = " ".join(scrub(str(err), *self._secrets).split())
         hint = ""
-        low = text.lower()
+        low = " ".join(str(err).split()).lower()  # the hint is chosen on the server's own words
         if "password authentication failed" in low or "no password supplied" in low:
             hint = "; check the user and the password (set it in PGPASSWORD, not in the URL)"
         elif "connection refused" in low or "could not connect" in low or "timeout" in low:
