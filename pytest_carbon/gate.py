@@ -167,7 +167,7 @@ class CarbonGate:
 
     def _write_artefacts(self, report: dict[str, Any]) -> None:
         options = self.carbon.options
-        top = int(options.get("carbon_top") or 10)
+        top = int(options.get("carbon_top", 10))
         jobs: list[tuple[str | None, Any]] = []
         # each renderer is imported only when its artefact is asked for
         if options.get("carbon_junit"):
@@ -201,7 +201,7 @@ class CarbonGate:
             return
         write = terminalreporter.write_line
         if self.comparison is not None:
-            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top") or 10)):
+            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top", 10))):
                 write(line)
         for path in self.written:
             if path != os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from pytest_carbon.commands import count
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metric", choices=("energy", "co2"), default="energy", help="compare energy (default) or CO2e"
     )
-    parser.add_argument("--top", metavar="N", type=int, default=10, help="regressions listed (default 10)")
+    parser.add_argument("--top", metavar="N", type=count, default=10, help="regressions listed (default 10)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
