@@ -199,7 +199,11 @@ class CarbonGate:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.result is None and self.comparison is None and not self.errors and not self.written:
             return
-        write = terminalreporter.write_line
+        from pytest_carbon.summary import printable
+
+        def write(line: str, **markup: bool) -> None:  # node ids in the lines: one terminal line each
+            terminalreporter.write_line(printable(line), **markup)
+
         if self.comparison is not None:
             for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top", 10))):
                 write(line)

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
+        from pytest_carbon.summary import printable
+
         for line in result.lines(top=args.top):
-            print(line)
+            print(printable(line))
     return 1 if result.fails else 0

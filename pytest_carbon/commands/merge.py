@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
         f"merged {len(names)} shard(s), {len(merged['tests'])} test(s): {format_energy(session['energy_j'])}, "
         f"{format_co2(session['co2_g'])} CO2e -> {args.output}"
     )
+    from pytest_carbon.summary import printable
+
     for line in merged["warnings"]:
-        print(f"warning: {line}", file=sys.stderr)
+        print(printable(f"warning: {line}"), file=sys.stderr)
     if verdict is None:
         return 0
     print(verdict.text())
