@@ -1,7 +1,7 @@
-"""The terminal summary, rendered from the report dict (like ``--durations``).
+r"""The terminal summary, rendered from the report dict (like ``--durations``).
 
 Every line is made printable first (``printable``): a node id, a note or a path that holds a
-newline, a carriage return or an escape sequence shows it as ``\\n``, ``\\r``, ``\\x1b``, so no
+newline, a carriage return or an escape sequence shows it as ``\n``, ``\r``, ``\x1b``, so no
 text from a test's name can start a line of its own (a CI workflow command such as ``::error``)
 or move the cursor.
 """
@@ -24,7 +24,7 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with its control characters written as escapes (``\\n``, ``\\x1b``, ``\\u2028``): one terminal line."""
+    r"""``text`` with its control characters written as escapes (``\n``, ``\x1b``, ``\u2028``): one terminal line."""
     return text if text.isprintable() else _CONTROL.sub(_escape, text)
 
 
