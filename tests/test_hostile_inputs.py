@@ -191,3 +191,17 @@ def test_the_period_bounds_themselves_are_accepted(carbon_pytester: pytest.Pytes
     carbon_pytester.makepyfile("def test_a(): pass")
     result = carbon_pytester.runpytest("--carbon", f"--carbon-period={value}", "--carbon-store=off")
     assert result.ret == 0
+
+
+def test_estimate_jsonl_answers_a_deep_line_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    text = "[" * 100_000 + "]" * 100_000 + '\n{"threads": 4}\n'
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["estimate", "--jsonl"]) == 1  # a line was bad
+    deep, good = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert deep == {"error": "invalid JSON: nested too deeply; expected one flat JSON object"}
+    assert good["total_w"] > 0
