@@ -329,7 +329,8 @@ def _read_cache(path: Path, cache_s: int, token: str) -> LiveFigure | None:
         texts = [str(data[key]) for key in ("at", "source", "basis")]
         if token and any(token in text for text in texts):
             return None
-        return LiveFigure(_number(data["g_per_kwh"], "the cache"), _time(texts[0], "the cache"), *texts[1:], True)
+        at, source, basis = texts
+        return LiveFigure(_number(data["g_per_kwh"], "the cache"), _time(at, "the cache"), source, basis, True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, LiveError):
         return None
 

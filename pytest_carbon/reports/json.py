@@ -266,7 +266,7 @@ def check_figures(report: Mapping[str, Any], label: str) -> None:
                 f"{label} is nested more than {MAX_DEPTH} levels deep (under {path[0]!r}), "
                 "too deep to be a pytest-carbon report"
             )
-        items = value.items() if type(value) is dict else enumerate(value)
+        items: Iterable[tuple[Any, Any]] = value.items() if type(value) is dict else enumerate(value)
         for key, item in items:
             kind = type(item)
             if kind is float or kind is int:
