@@ -477,3 +477,12 @@ def test_an_echoed_token_reaches_no_artefact(
     assert {p.name for p in written} >= {"r.json", "r.html", "r.md", "r.csv", "r.xml", "h.sqlite"}
     for path in written:
         assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_a_token_found_in_a_checked_field_is_still_kept_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a token that happens to be part of a valid time: the figure is not used rather than show it
+    monkeypatch.setattr(Answer, "body", em_with())
+    with serve(Answer) as base:
+        region = apply_live(lookup("FR"), em(base, tmp_path), {"ELECTRICITYMAPS_API_TOKEN": "03:00:00"})
+    assert not region.live and "holds the API token" in (region.note or "")
+    assert "03:00:00" not in json.dumps(region.to_dict()) and list(tmp_path.iterdir()) == []
