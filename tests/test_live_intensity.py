@@ -294,6 +294,7 @@ def test_trickling_server_costs_at_most_two_seconds_and_its_figure_is_not_used(
     assert list(tmp_path.iterdir()) == []  # nothing cached
     time.sleep(1.5)  # the abandoned request completes in the background: its figure stays unused
     assert apply_live(lookup("FR"), em(base, tmp_path), ENV).live is False
+    assert list(tmp_path.iterdir()) == []  # nor cached once it has come
 
 
 class Elsewhere(Service):
