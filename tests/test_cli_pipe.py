@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from reportdata import make_report
 
 from pytest_carbon.cli import PIPE_CLOSED_EXIT
 
@@ -23,6 +26,20 @@ def test_a_pipe_closed_before_any_output_ends_quietly(args: list[str]) -> None:
         err = proc.stderr.read().decode()
         code = proc.wait(timeout=60)
     assert err == "" and code == PIPE_CLOSED_EXIT == 141
+
+
+def test_report_markdown_into_a_closed_pipe_is_not_a_write_error(tmp_path: Path) -> None:
+    report = make_report([(f"tests/t.py::test_{i}", 1.0 + i) for i in range(3000)])
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    with subprocess.Popen(
+        [*COMMAND, "report", str(path), "--top", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert err == "" and code == 141  # not "cannot write", exit 2
 
 
 def test_a_pipe_closed_after_the_first_line_ends_quietly() -> None:

@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
             write_csv(report, args.csv)
             written.append(args.csv)
+    except BrokenPipeError:
+        raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:
         print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2
