@@ -2,12 +2,17 @@
 
 Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
 modules are imported only when their command runs, so ``pytest-carbon --help`` stays fast.
+
+A closed pipe (``pytest-carbon regions | head -1``) ends the command quietly with exit status
+141, the status a shell reports for a program that the closed pipe's SIGPIPE stopped (128 + 13),
+as ``cat`` or ``grep`` would end: no traceback, and the rest of the output is dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,8 +47,35 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+#: the exit status after a closed pipe: 128 + SIGPIPE (13), as a shell reports a program it stopped
+PIPE_CLOSED_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand and return its exit code (0 ok, 1 a check failed, 2 usage error)."""
+    """Run one subcommand and return its exit code (0 ok, 1 a check failed, 2 usage error, 141 a closed pipe)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is met while it can still be handled
+    except BrokenPipeError:
+        _drop_output()
+        return PIPE_CLOSED_EXIT
+    return code
+
+
+def _drop_output() -> None:
+    """Send what is left of standard output nowhere: the reader has gone (Python's advice on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)  # opened for writing only, never replaced
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(_usage())

@@ -43,13 +43,20 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _positive_float(text: str) -> float:
+#: the sampler's period, seconds: below 10 ms sampling costs more CPU than the tests it meters,
+#: above 60 s a session would be one sample (and the sampler's wait must fit in a thread timeout)
+PERIOD_MIN_S = 0.01
+PERIOD_MAX_S = 60.0
+
+
+def _period(text: str) -> float:
+    message = f"expected a number of seconds from {PERIOD_MIN_S:g} to {PERIOD_MAX_S:g}, for example 0.5"
     try:
         value = float(text)
     except ValueError:
-        raise ValueError("expected a number of seconds greater than 0, for example 0.5") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("expected a number of seconds greater than 0, for example 0.5")
+        raise ValueError(message) from None
+    if not math.isfinite(value) or not PERIOD_MIN_S <= value <= PERIOD_MAX_S:
+        raise ValueError(message)
     return value
 
 
@@ -345,9 +352,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("carbon_html", _output_path, None, "write an HTML page of the run (self-contained)", "PATH"),
     Option(
         "carbon_period",
-        _positive_float,
+        _period,
         0.5,
-        "seconds between two samples of the energy counters and the machine load",
+        "seconds between two samples of the energy counters and the machine load (0.01 to 60)",
         "SECONDS",
     ),
 )

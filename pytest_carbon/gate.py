@@ -115,7 +115,7 @@ class CarbonGate:
             finally:
                 store.close()
         except NoHistory:
-            baseline = None  # no history yet: no stored run either
+            found = []  # no history yet: no stored run either
         except StoreError as err:
             self.errors.append(f"--carbon-compare={mode}: the history could not be read ({err}): no comparison")
             return []
@@ -298,7 +298,7 @@ class CarbonGate:
 
     def _write_artefacts(self, report: dict[str, Any]) -> None:
         options = self.carbon.options
-        top = int(options.get("carbon_top") or 10)
+        top = int(options.get("carbon_top", 10))
         jobs: list[tuple[str | None, str, Any]] = []
         # each renderer is imported only when its artefact is asked for
         if options.get("carbon_junit"):
@@ -334,9 +334,13 @@ class CarbonGate:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.result is None and self.comparison is None and not self.errors and not self.written:
             return
-        write = terminalreporter.write_line
+        from pytest_carbon.summary import printable
+
+        def write(line: str, **markup: bool) -> None:  # node ids in the lines: one terminal line each
+            terminalreporter.write_line(printable(line), **markup)
+
         if self.comparison is not None:
-            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top") or 10)):
+            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top", 10))):
                 write(line)
         for path in self.written:
             if path != os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -1,10 +1,31 @@
-"""The terminal summary, rendered from the report dict (like ``--durations``)."""
+r"""The terminal summary, rendered from the report dict (like ``--durations``).
+
+Every line is made printable first (``printable``): a node id, a note or a path that holds a
+newline, a carriage return or an escape sequence shows it as ``\n``, ``\r``, ``\x1b``, so no
+text from a test's name can start a line of its own (a CI workflow command such as ``::error``)
+or move the cursor.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pytest_carbon.units import format_co2, format_energy
+
+#: C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with its control characters written as escapes (``\n``, ``\x1b``, ``\u2028``): one terminal line."""
+    return text if text.isprintable() else _CONTROL.sub(_escape, text)
 
 
 def _probe_text(desc: dict[str, Any]) -> str:
@@ -47,7 +68,7 @@ def summary_lines(report: dict[str, Any], *, verbosity: int = 0, top: int = 10) 
     if verbosity < 0:
         region = report.get("region") or {}
         where = region.get("code") if region.get("known", True) else "region unknown"
-        return [f"{head}; {where}"]
+        return [printable(f"{head}; {where}")]
     lines = [head]
     lines.append(_region_text(report.get("region") or {}))
     probes = report["machine"].get("probes", [])
@@ -87,4 +108,4 @@ def summary_lines(report: dict[str, Any], *, verbosity: int = 0, top: int = 10) 
                 f"{t['duration_s'] * 1e3:8.2f} ms  cpu {t['cpu_time_s'] * 1e3:8.2f} ms  "
                 f"{t['outcome']:<8} {t['nodeid']}{extra}"
             )
-    return lines
+    return [printable(line) for line in lines]

@@ -10,13 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextlib.contextmanager
-def serve(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Serve ``handler_class`` on a free loopback port in a daemon thread; yield the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+def serve(handler_class: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``handler_class`` on a free port of ``host`` (a loopback address) in a daemon thread; yield the base URL.
+
+    On Linux every 127.x.y.z address is the loopback: 127.0.0.2 is another host for a client.
+    """
+    server = ThreadingHTTPServer((host, 0), handler_class)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

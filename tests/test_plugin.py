@@ -292,7 +292,7 @@ def test_c(): pass
     ("args", "message"),
     [
         (["--carbon-scope=banana"], "*--carbon-scope=banana: expected one of: process, machine*"),
-        (["--carbon-period=-1"], "*--carbon-period=-1: expected a number of seconds greater than 0*"),
+        (["--carbon-period=-1"], "*--carbon-period=-1: expected a number of seconds from 0.01 to 60*"),
         (["--carbon-top=many"], "*--carbon-top=many: expected a whole number*"),
         (["--carbon-json=afile.txt/report.json"], "*--carbon-json=afile.txt/report.json:*afile.txt*"),
     ],

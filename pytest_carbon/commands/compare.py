@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from pytest_carbon.commands import count
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alpha", metavar="LEVEL", type=float, default=0.05, help="significance level of the verdict (default 0.05)"
     )
-    parser.add_argument("--top", metavar="N", type=int, default=10, help="regressions listed (default 10)")
+    parser.add_argument("--top", metavar="N", type=count, default=10, help="regressions listed (default 10)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
+        from pytest_carbon.summary import printable
+
         for line in result.lines(top=args.top):
-            print(line)
+            print(printable(line))
     return 1 if result.fails else 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_carbon.commands import count
 from pytest_carbon.commands.store import add_store_argument
 
 
@@ -13,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
     add_store_argument(parser)
     parser.add_argument("-o", "--output", metavar="DIR", required=True, help="folder to write the site into")
-    parser.add_argument("--top", metavar="N", type=int, default=15, help="tests listed per project (default 15)")
+    parser.add_argument("--top", metavar="N", type=count, default=15, help="tests listed per project (default 15)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -113,6 +113,8 @@ def _line_answer(line: str) -> dict[str, Any]:
         item = json.loads(line)
     except ValueError as err:
         return {"error": f"invalid JSON: {err}"}
+    except RecursionError:
+        return {"error": "invalid JSON: nested too deeply; expected one flat JSON object"}
     if not isinstance(item, dict):
         return {"error": "expected a JSON object with cpu_model, threads, sockets, ram_gb, load"}
     unknown = sorted(set(item) - _FIELDS)

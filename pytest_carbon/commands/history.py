@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_carbon.commands import count
 from pytest_carbon.commands.store import add_store_argument
 
 
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", metavar="P", help="only this project")
     parser.add_argument("--branch", metavar="B", help="only this branch")
     parser.add_argument("--organisation", metavar="O", help="only this organisation")
-    parser.add_argument("--limit", metavar="N", type=int, default=20, help="newest N runs (default 20, 0: all)")
+    parser.add_argument("--limit", metavar="N", type=count, default=20, help="newest N runs (default 20, 0: all)")
     parser.add_argument("--json", action="store_true", help="print the runs as a JSON list")
 
 

@@ -93,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         f"{format_co2(session['co2_g'])} CO2e -> {'standard output' if args.output == '-' else args.output}",
         file=sys.stderr if args.output == "-" else sys.stdout,
     )
+    from pytest_carbon.summary import printable
+
     for line in merged["warnings"]:
-        print(f"warning: {line}", file=sys.stderr)
+        print(printable(f"warning: {line}"), file=sys.stderr)
     if verdict is None:
         return 0
     print(verdict.text())

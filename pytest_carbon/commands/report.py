@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from pytest_carbon.commands import count
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
@@ -13,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", metavar="PATH", help="write the Markdown summary to PATH (- for the terminal)")
     parser.add_argument("--junit", metavar="PATH", help="write the JUnit XML to PATH")
     parser.add_argument("--csv", metavar="PATH", help="write the CSV (CodeCarbon's emissions.csv columns) to PATH")
-    parser.add_argument("--top", metavar="N", type=int, default=10, help="tests listed in the Markdown (default 10)")
+    parser.add_argument("--top", metavar="N", type=count, default=10, help="tests listed in the Markdown (default 10)")
 
 
 def load_report(path: str) -> dict[str, Any]:
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
             write_csv(report, args.csv)
             written.append(args.csv)
+    except BrokenPipeError:
+        raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:
         print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return 2

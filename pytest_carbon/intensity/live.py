@@ -3,6 +3,13 @@
 Every failure (no token, refused, rate-limited, slow, malformed) falls back to the yearly figure
 with a note saying why. The token travels only in the request header: it is never put into a
 Region, a note, a log line or an error message.
+
+The whole request (connect, headers, body) has one deadline, 2 s at most: it runs in a daemon
+thread that is abandoned at the deadline, so a server that trickles its answer cannot stretch the
+run. Redirects are never followed (a redirect is a failure that names no address), so the token
+goes to the configured host only. Every value taken from an answer is checked (the zone is the one
+asked for, the intensity a finite number of 0 to 2000 g/kWh, the time an ISO time, the other text
+from a short list) and scrubbed of the token before it is kept.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +37,15 @@ DEFAULT_URLS = {
 }
 MAX_TIMEOUT_S = 2.0
 DEFAULT_CACHE_S = 1800
-CACHE_VERSION = 1
+#: 2: values are checked and scrubbed before they are cached (a version-1 cache is not trusted)
+CACHE_VERSION = 2
+#: the most an answer may weigh; the documented answers are under 2 KB
+MAX_BODY_BYTES = 256 * 1024
+#: the plausible range of a grid's intensity, g/kWh (the dirtiest grids are near 1,100)
+MAX_INTENSITY = 2000.0
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+_FACTOR_TYPES = ("lifecycle", "direct")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _OUTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 #: One answer (or failure) per provider and place per process: "one call per session".
@@ -135,7 +151,7 @@ def _figure(
     cache_s = int(options.get("carbon_live_cache_s", DEFAULT_CACHE_S) or 0)
     cache_dir = Path(str(options.get("carbon_cache_dir") or "") or default_cache_dir(environ))
     cache_file = cache_dir / f"live-{key}.json"
-    cached = _read_cache(cache_file, cache_s)
+    cached = _read_cache(cache_file, cache_s, token)
     if cached is not None:
         _memo[key] = cached
         return cached
@@ -145,6 +161,8 @@ def _figure(
             figure = _electricitymaps(base_url, place, token, timeout_s)
         else:
             figure = _uk(base_url, place, timeout_s)
+        if token and any(token in text for text in (figure.at, figure.source, figure.basis)):
+            raise LiveError("the answer holds the API token; it is not used")  # checked fields make it unlikely
     except LiveError as err:
         _memo[key] = _scrub(str(err), token)
         raise
@@ -154,33 +172,102 @@ def _figure(
 
 
 def _get(url: str, headers: Mapping[str, str], timeout_s: float, service: str) -> Any:
+    """The JSON answer at ``url``, within ``timeout_s`` for the whole request; LiveError otherwise.
+
+    The request runs in a daemon thread: at the deadline it is abandoned (whatever it receives
+    later is dropped), so no server, however slowly it trickles, holds the run longer.
+    """
     try:
         import requests  # lazily: only live mode pays for it
     except ImportError:
         raise LiveError("live intensity needs the requests package (pip install requests)") from None
 
+    deadline = time.monotonic() + timeout_s
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def fetch() -> None:
+        try:
+            outcome.append(_fetch(requests, url, headers, deadline, service))
+        except LiveError as err:
+            outcome.append(err)
+        except BaseException as err:  # nothing may escape the thread
+            outcome.append(LiveError(f"{service} could not be reached ({type(err).__name__})"))
+        finally:
+            done.set()
+
+    threading.Thread(target=fetch, name="pytest-carbon-live", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())) or not outcome:
+        raise LiveError(f"{service} did not answer within {timeout_s:g} s")
+    result = outcome[0]
+    if isinstance(result, LiveError):
+        raise result
+    return result
+
+
+def _fetch(requests: Any, url: str, headers: Mapping[str, str], deadline: float, service: str) -> Any:
+    """One GET, redirects not followed, the body read up to the deadline and ``MAX_BODY_BYTES``."""
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LiveError(f"{service} did not answer in time")
+        return remaining
+
     try:
-        response = requests.get(url, headers=dict(headers), timeout=(timeout_s / 2, timeout_s / 2))
+        response = requests.get(
+            url, headers=dict(headers), timeout=(left(), left()), allow_redirects=False, stream=True
+        )
     except requests.Timeout:
-        raise LiveError(f"{service} did not answer within {timeout_s:g} s") from None
+        raise LiveError(f"{service} did not answer in time") from None
     except requests.RequestException as err:
         raise LiveError(f"{service} could not be reached ({type(err).__name__})") from None
-    if response.status_code == 401 or response.status_code == 403:
-        raise LiveError(f"{service} refused the request (HTTP {response.status_code}); check the API token")
-    if response.status_code == 429:
-        raise LiveError(f"{service} is rate-limiting this token (HTTP 429); raise carbon_live_cache_s")
-    if response.status_code != 200:
-        raise LiveError(f"{service} answered HTTP {response.status_code}")
+    with response:
+        status = int(response.status_code)
+        if status in (401, 403):
+            raise LiveError(f"{service} refused the request (HTTP {status}); check the API token")
+        if status == 429:
+            raise LiveError(f"{service} is rate-limiting this token (HTTP 429); raise carbon_live_cache_s")
+        if 300 <= status < 400:
+            raise LiveError(
+                f"{service} answered with a redirect (HTTP {status}), which is not followed so that the token "
+                "goes to no other host; set carbon_live_url to the service's own address"
+            )
+        if status != 200:
+            raise LiveError(f"{service} answered HTTP {status}")
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(chunk_size=4096):
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise LiveError(f"{service} answered more than {MAX_BODY_BYTES // 1024} KiB")
+                left()
+        except requests.RequestException as err:
+            raise LiveError(f"{service} broke off its answer ({type(err).__name__})") from None
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(bytes(body).decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise LiveError(f"{service} answered something that is not JSON") from None
 
 
 def _number(value: Any, service: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < 5000):
-        raise LiveError(f"{service} gave no usable intensity")
+    """The intensity, a finite number in the plausible range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value <= MAX_INTENSITY):
+        raise LiveError(f"{service} gave no usable intensity (a number of 0 to {MAX_INTENSITY:g} g/kWh)")
     return float(value)
+
+
+def _time(value: Any, service: str) -> str:
+    """The time a figure is for: an ISO time, or refused."""
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        raise LiveError(f"{service} gave no usable time for its figure")
+    return value
+
+
+def _clean(value: Any, token: str, limit: int = 60) -> str:
+    """A text taken from an answer: the token scrubbed, control characters dropped, ``limit`` characters at most."""
+    text = _CONTROL.sub("", _scrub(str(value), token)) if value is not None else ""
+    return text[:limit].strip()
 
 
 def _electricitymaps(base_url: str, place: str, token: str, timeout_s: float) -> LiveFigure:
@@ -188,12 +275,20 @@ def _electricitymaps(base_url: str, place: str, token: str, timeout_s: float) ->
     body = _get(f"{base_url}/v3/carbon-intensity/latest?{place}", {"auth-token": token}, timeout_s, service)
     if not isinstance(body, dict):
         raise LiveError(f"{service} answered an unexpected shape")
-    factor = str(body.get("emissionFactorType") or "lifecycle")
+    zone = place.split("=", 1)[-1]
+    if "zone" in body and body["zone"] != zone:
+        raise LiveError(f"{service} answered for another zone than {zone}")
+    factor = body.get("emissionFactorType", "lifecycle")
+    if factor not in _FACTOR_TYPES:
+        raise LiveError(f"{service} gave an unknown emission factor type (expected lifecycle or direct)")
+    estimated = body.get("isEstimated", False)
+    if not isinstance(estimated, bool) and estimated is not None:
+        raise LiveError(f"{service} answered an unexpected shape (isEstimated)")
     return LiveFigure(
         g_per_kwh=_number(body.get("carbonIntensity"), service),
-        at=str(body.get("datetime") or ""),
-        source=f"Electricity Maps API ({body.get('zone') or place.split('=', 1)[-1]})",
-        basis=f"consumption, {factor}" + (", estimated" if body.get("isEstimated") else ""),
+        at=_time(body.get("datetime"), service),
+        source=f"Electricity Maps API ({zone})",
+        basis=f"consumption, {factor}" + (", estimated" if estimated else ""),
     )
 
 
@@ -209,31 +304,36 @@ def _uk(base_url: str, place: str, timeout_s: float) -> LiveFigure:
             body = _get(f"{base_url}/regional/postcode/{outcode}", {"Accept": "application/json"}, timeout_s, service)
             area = body["data"][0]
             entry = area["data"][0]
-            name = f"{area.get('shortname') or 'region'}, {outcode}"
+            name = f"{_clean(area.get('shortname'), '') or 'region'}, {outcode}"
         intensity = entry["intensity"]
         value = intensity.get("actual")
         if value is None:
             value = intensity.get("forecast")
-        at = str(entry.get("from") or "")
+        at = entry.get("from")
     except (KeyError, IndexError, TypeError, AttributeError):
         raise LiveError(f"{service} answered an unexpected shape") from None
     return LiveFigure(
         g_per_kwh=_number(value, service),
-        at=at,
+        at=_time(at, service),
         source=f"UK Carbon Intensity API ({name})",
         basis="consumption in Great Britain, direct emissions",
     )
 
 
-def _read_cache(path: Path, cache_s: int) -> LiveFigure | None:
+def _read_cache(path: Path, cache_s: int, token: str) -> LiveFigure | None:
+    """A cached figure still fresh, checked as an answer is; None for anything else."""
     if cache_s <= 0:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != CACHE_VERSION or time.time() - float(data["fetched_at"]) > cache_s:
             return None
-        return LiveFigure(float(data["g_per_kwh"]), str(data["at"]), str(data["source"]), str(data["basis"]), True)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        texts = [str(data[key]) for key in ("at", "source", "basis")]
+        if token and any(token in text for text in texts):
+            return None
+        at, source, basis = texts
+        return LiveFigure(_number(data["g_per_kwh"], "the cache"), _time(at, "the cache"), source, basis, True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, LiveError):
         return None
 
 

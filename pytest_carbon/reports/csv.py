@@ -7,6 +7,12 @@ One row per test, then one row for the whole session. ``experiment_id`` says whi
 node id, or ``session`` for the last row (whose figures include the remainder outside tests).
 ``run_id`` is the report's run id; ``codecarbon_version`` is left empty and ``tracking_mode``
 holds the report's scope (process or machine), which is what CodeCarbon's column means.
+
+Formula injection (OWASP's rule): a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return gets a single quote in front (``'=1+2``), so that a spreadsheet shows it as
+text instead of running it as a formula. Numbers are written as numbers, a negative one too
+(``-0.5``), and so is a text cell that is a plain decimal number (``-3``, ``+1.5e3``): a
+spreadsheet reads it as that number, never as a formula.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from typing import Any
 
 from pytest_carbon.reports.json import write_text_atomic
@@ -55,6 +62,18 @@ COLUMNS: tuple[str, ...] = (
 )
 
 SESSION_ID = "session"
+
+#: the first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FIRST = frozenset(FORMULA_STARTS)
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralised(value: Any) -> Any:
+    """A cell as written: a text that a spreadsheet would run as a formula gets a ``'`` in front."""
+    if type(value) is str and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _where(region: dict[str, Any]) -> dict[str, str]:
@@ -120,10 +139,18 @@ def _row(report: dict[str, Any], experiment_id: str, figures: dict[str, Any]) ->
 
 
 def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per test, then the session's row."""
+    """One row per test, then the session's row; text cells neutralised (``neutralised``)."""
     out = [_row(report, str(t["nodeid"]), t) for t in report.get("tests", [])]
     out.append(_row(report, SESSION_ID, report["session"]))
-    return out
+    starts, plain = _FIRST, _PLAIN_NUMBER.fullmatch
+    # neutralised() inline: a call a cell would cost a quarter of the CSV's time
+    return [
+        {
+            key: "'" + value if type(value) is str and value[:1] in starts and not plain(value) else value
+            for key, value in row.items()
+        }
+        for row in out
+    ]
 
 
 def render_csv(report: dict[str, Any]) -> str:

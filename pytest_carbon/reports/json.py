@@ -161,22 +161,154 @@ def write_json(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     write_text_atomic(path, _chunks(report))
 
 
+#: the deepest nesting a saved report may have (the plugin's own reports go 5 levels deep)
+MAX_DEPTH = 64
+#: the smallest value of each figure, where a report keeps figures: session and test entries (and
+#: their components), the region and each shard of a merged report; any other number must be finite
+_FIGURE_MINIMUM: dict[str, float] = {
+    "duration_s": 0.0,
+    "cpu_time_s": 0.0,
+    "energy_j": 0.0,
+    "dynamic_energy_j": 0.0,
+    "static_energy_j": 0.0,
+    "co2_g": 0.0,
+    "tests_energy_j": 0.0,
+    "machine_energy_j": 0.0,
+    "wall_span_s": 0.0,
+    "samples": 0.0,
+    "shards": 0.0,
+    "intensity_g_per_kwh": 0.0,
+    "pue": 1.0,
+}
+_COMPONENTS = "components_j"
+
+
 def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved report; raise ValueError with a clear message for anything else."""
+    """Read a saved report, the one checked way in; raise ValueError naming ``path`` for anything else.
+
+    Refused, each with a message that names the file: a file that cannot be read, text that is not
+    UTF-8 or not JSON, JSON nested deeper than ``MAX_DEPTH``, anything but a report of schema
+    version 1, and a report with a figure that is NaN, infinite or below its minimum (``check_figures``).
+    """
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as err:
         raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {err.start}: {data[err.start : err.start + 1]!r}); "
+            "a JSON report is written in UTF-8"
+        ) from None
+    try:
+        loaded = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not JSON: {err}") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a pytest-carbon report") from None
+    if not isinstance(loaded, dict) or "schema_version" not in loaded:
         raise ValueError(f"{path} is not a pytest-carbon report (no schema_version)")
-    if data["schema_version"] != 1:
+    if loaded["schema_version"] != 1:
         raise ValueError(
-            f"{path} has report schema version {data['schema_version']}; this pytest-carbon reads version 1"
+            f"{path} has report schema version {loaded['schema_version']!r}; this pytest-carbon reads version 1"
         )
-    return data
+    check_figures(loaded, str(path))
+    return loaded
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+def check_figures(report: Mapping[str, Any], label: str) -> None:
+    """Refuse NaN and infinite numbers anywhere, figures below their minimum, and nesting past ``MAX_DEPTH``.
+
+    The message starts with ``label`` and names the key (``tests[3].energy_j``), with the test's
+    node id where there is one. Figures are the numbers at the keys of ``_FIGURE_MINIMUM`` (and
+    every component) in the session, the test entries, the region and the shards of a merged run.
+    """
+    # (container, its path, whether its numbers are figures); walked without recursion
+    stack: list[tuple[Any, tuple[Any, ...], bool]] = []
+    for key, item in report.items():
+        if key == "tests" and type(item) is list:
+            _check_tests(report, item, label, stack)
+        elif type(item) is dict or type(item) is list:
+            stack.append((item, (key,), _holds_figures((key,))))
+        elif (type(item) is float or type(item) is int) and item - item != 0:
+            _refuse(report, label, (key,), item, None)
+    while stack:
+        value, path, figures = stack.pop()
+        if len(path) >= MAX_DEPTH:
+            raise ValueError(
+                f"{label} is nested more than {MAX_DEPTH} levels deep (under {path[0]!r}), "
+                "too deep to be a pytest-carbon report"
+            )
+        items: Iterable[tuple[Any, Any]] = value.items() if type(value) is dict else enumerate(value)
+        for key, item in items:
+            kind = type(item)
+            if kind is float or kind is int:
+                minimum = (0.0 if path[-1] == _COMPONENTS else _FIGURE_MINIMUM.get(key)) if figures else None
+                # x - x is 0 for a finite number, NaN for NaN and for an infinity
+                if item - item != 0 or (minimum is not None and item < minimum):
+                    _refuse(report, label, (*path, key), item, minimum)
+            elif kind is dict or kind is list:
+                below = (*path, key)
+                stack.append((item, below, _holds_figures(below)))
+
+
+def _check_tests(
+    report: Mapping[str, Any], tests: list[Any], label: str, stack: list[tuple[Any, tuple[Any, ...], bool]]
+) -> None:
+    """``check_figures`` for the test entries, the bulk of a report: a direct loop over each entry."""
+    minima = _FIGURE_MINIMUM
+    for index, entry in enumerate(tests):
+        if type(entry) is not dict:
+            if type(entry) is list:
+                stack.append((entry, ("tests", index), False))
+            continue
+        for key, item in entry.items():
+            kind = type(item)
+            if kind is float or kind is int:
+                minimum = minima.get(key)
+                if item - item != 0 or (minimum is not None and item < minimum):
+                    _refuse(report, label, ("tests", index, key), item, minimum)
+            elif kind is dict and key == _COMPONENTS:
+                for name, part in item.items():
+                    if type(part) is float or type(part) is int:
+                        if part - part != 0 or part < 0:
+                            _refuse(report, label, ("tests", index, key, name), part, 0.0)
+                    elif type(part) is dict or type(part) is list:
+                        stack.append((part, ("tests", index, key, name), False))
+            elif kind is dict or kind is list:
+                stack.append((item, ("tests", index, key), False))
+
+
+def _holds_figures(path: tuple[Any, ...]) -> bool:
+    """Whether the numbers of the container at ``path`` are figures."""
+    if path in (("session",), ("region",), ("session", _COMPONENTS)):
+        return True
+    if len(path) >= 2 and path[0] == "tests" and isinstance(path[1], int):
+        return len(path) == 2 or path[2:] == (_COMPONENTS,)
+    return len(path) == 3 and path[:2] == ("run", "shards") and isinstance(path[2], int)
+
+
+def _refuse(report: Mapping[str, Any], label: str, path: tuple[Any, ...], value: float, minimum: float | None) -> None:
+    test = ""
+    if path[0] == "tests":
+        entry = report["tests"][path[1]]
+        if isinstance(entry, Mapping) and isinstance(entry.get("nodeid"), str):
+            test = f" (test {entry['nodeid']})"
+    if value != value or value in (math.inf, -math.inf):
+        shown = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        what = "a finite number"
+    else:
+        shown, what = repr(value), f"a number of {minimum:g} or more"
+    raise ValueError(f"{label}: {_where(path)}{test} is {shown}; a report holds {what} there")
 
 
 def _number(value: Any, finite: bool) -> bool:
