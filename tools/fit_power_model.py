@@ -281,6 +281,8 @@ def validation(rows: list[Row]) -> dict[str, Any]:
         "time_split": {
             "fit": f"hardware up to {SPLIT_YEAR} ({len(old)} results)",
             "score": f"hardware after {SPLIT_YEAR} ({len(new)} results), years beyond the fit held at {SPLIT_YEAR}",
+            "split_year": SPLIT_YEAR,
+            "server": old_fit,
             "model": scores(new, [predict(old_fit, r) for r in new]),
             "model_default_tdp": scores(
                 new, [predict(old_fit, r, w_per_thread(old) * r.threads / r.sockets) for r in new]

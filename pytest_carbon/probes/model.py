@@ -503,7 +503,7 @@ def estimate(
     the_year = year if year is not None else (facts.year if facts else None)
     host_class = "server"
     if machine_class is None or machine_class == "vm":
-        guess, _ = class_of(normal, chassis)
+        guess, _ = class_of(normal)  # a VM's DMI chassis is the hypervisor's, not the host's
         host_class = guess if guess in ("apple", "laptop", "desktop") else "server"
     elif machine_class != "vm":
         host_class = machine_class
