@@ -145,11 +145,16 @@ def fit_level(rows: list[Row], index: int, years: tuple[int, int], weights: list
             moved = theta[:]
             moved[i] += 1e-6
             columns.append([(a - b) / 1e-6 for a, b in zip(residuals(moved), res, strict=True)])
-        jtj = [[math.fsum(w * a * b for w, a, b in zip(weights, columns[i], columns[j], strict=True)) for j in range(size)] for i in range(size)]
+        jtj = [
+            [math.fsum(w * a * b for w, a, b in zip(weights, columns[i], columns[j], strict=True)) for j in range(size)]
+            for i in range(size)
+        ]
         jtr = [math.fsum(w * a * e for w, a, e in zip(weights, columns[i], res, strict=True)) for i in range(size)]
         improved = False
         while lam < 1e10:
-            damped = [[jtj[i][j] + (lam * jtj[i][i] + 1e-9 if i == j else 0.0) for j in range(size)] for i in range(size)]
+            damped = [
+                [jtj[i][j] + (lam * jtj[i][i] + 1e-9 if i == j else 0.0) for j in range(size)] for i in range(size)
+            ]
             step = _solve(damped, [-g for g in jtr])
             trial = [min(max(a + b, -25.0), 25.0) for a, b in zip(theta, step, strict=True)]
             trial_res = residuals(trial)
@@ -195,7 +200,9 @@ def fit(rows: list[Row]) -> dict[str, Any]:
     years = (min(r.year for r in rows), max(r.year for r in rows))
     base = [0.5 ** ((years[1] - r.year) / HALF_LIFE_YEARS) for r in rows]
     floor = min(r.power_w[0] / r.sockets for r in rows)
-    ceiling = max((r.power_w[-1] - floor * r.sockets) / (r.sockets * r.tdp_w + CCF_RAM_W_PER_GB * r.ram_gb) for r in rows)
+    ceiling = max(
+        (r.power_w[-1] - floor * r.sockets) / (r.sockets * r.tdp_w + CCF_RAM_W_PER_GB * r.ram_gb) for r in rows
+    )
     return {
         "year_ref": YEAR_REF,
         "years": list(years),

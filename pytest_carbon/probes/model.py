@@ -24,12 +24,14 @@ not see, and notes saying what was assumed, clamped or extrapolated.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_carbon.probes.bands import Band
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 from pytest_carbon.probes.cpuinfo import MachineSpec, this_machine
 from pytest_carbon.probes.tdp import CloudHost, cloud_host, cpu_facts, lookup
@@ -48,18 +50,6 @@ _APPLE_NAME = re.compile(r"^apple\b", re.IGNORECASE)
 
 class ModelInputError(ValueError):
     """An input to the power model is out of its domain; the message says which and why."""
-
-
-class Band(NamedTuple):
-    """Relative error of a figure: half the absolute errors are within p50_pct, nine in ten within p90_pct."""
-
-    p50_pct: float
-    p90_pct: float
-    basis: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"p50_pct": self.p50_pct, "p90_pct": self.p90_pct, "basis": self.basis}
 
 
 class Estimate(NamedTuple):
@@ -197,7 +187,7 @@ def curve(load: float, shape: list[float] | tuple[float, ...]) -> float:
 def tdp_fraction(load: float, points: Any) -> float:
     """CPU power over TDP at ``load``, linear between the cited points (load, fraction)."""
     load = min(max(load, 0.0), 1.0)
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if load <= x1:
             return float(y0 + (y1 - y0) * (load - x0) / (x1 - x0))
     return float(points[-1][1])
@@ -454,7 +444,9 @@ def estimate(
             )
         if told.startswith("default"):
             notes.append("machine class not told by the chassis or the CPU name: modelled as a server")
-        machine = _Machine(cpu_model, normal, sockets, threads, ram_gb, tdp_used, source, the_year, the_vendor, the_class)
+        machine = _Machine(
+            cpu_model, normal, sockets, threads, ram_gb, tdp_used, source, the_year, the_vendor, the_class
+        )
         total, idle, ram_w, year_used = _physical(m, machine, load, notes)
         band = m.bands["server" if the_class == "server" else "client"]
         if source == "default" and "server_default_tdp" in m.bands:
@@ -523,7 +515,9 @@ def estimate(
         "threads_per_socket": h_threads,
         "ram_gb": round(h_ram, 3),
         "class": host_class,
-        "source": f"cloud host table ({cloud.instance}, {cloud.provider})" if cloud else "CPU facts",
+        "source": f"cloud host table ({cloud.instance}, {cloud.provider})"
+        if cloud
+        else ("CPU facts table" if facts is not None else "defaults of the calibration"),
         "total_w": round(host_total, 4),
         "idle_w": round(host_idle, 4),
     }
@@ -545,9 +539,17 @@ def estimate(
         year_used=year_used,
         vendor=the_vendor,
         host=host,
-        band=m.bands["vm"] if host_class == "server" else m.bands["client"],
+        band=_vm_band(m, host_class, source),
         notes=tuple(notes),
     )
+
+
+def _vm_band(m: _Coefficients, host_class: str, source: str) -> Band:
+    if host_class != "server":
+        return m.bands["client"]
+    if source == "default" and "server_default_tdp" in m.bands:
+        return m.bands["server_default_tdp"]
+    return m.bands["vm"]
 
 
 class ModelProbe(Probe):
