@@ -426,7 +426,7 @@ def estimate(
     cloud: CloudHost | None = cloud_host(instance) if instance else None
     if instance and cloud is None:
         notes.append(f"instance type {instance!r} not in the cloud host table: host from the CPU facts")
-    is_vm = bool(virtual) or cloud is not None or machine_class == "vm"
+    is_vm = bool(virtual) or bool(instance) or machine_class == "vm"
     if cloud is not None and not cpu_model:
         cpu_model = cloud.host_cpu
     if not is_vm:
@@ -483,7 +483,7 @@ def estimate(
     if threads > total_threads:
         notes.append(f"{threads} vCPUs over the host's {total_threads} threads: the host taken as the VM's size")
         h_threads = -(-threads // h_sockets)
-        total_threads = h_sockets * h_threads
+        total_threads = threads  # the whole host, as large as the VM: its share is 1
     share = threads / total_threads
     if host_ram_gb is not None:
         h_ram, ram_source = float(host_ram_gb), "given"
