@@ -88,21 +88,7 @@ ALIASES = {
     "annapurna labs graviton4": "AWS Graviton4",
 }
 
-NOTICE_SECTION = """\
-cpu_facts.csv
-  Release year, vendor, cores, threads and TDP per socket of {facts} CPU models, from the
-  TechPowerUp CPU database via Boavizta (boaviztapi 2.5.0, crowdsourcing/cpu_specs.csv, whose
-  source column names each TechPowerUp page). Factual columns only; built by
-  tools/build_cpu_facts.py, which fills a missing year from the CPU's code name and leaves
-  implausible figures empty.
-
-cloud_hosts.csv
-  Host platform (CPU, sockets, threads per socket, memory) of {hosts} cloud instance types of
-  AWS, Azure, GCP, Scaleway and OVHcloud, from Boavizta's cloud archetypes (boaviztapi 2.5.0,
-  archetypes/cloud/*.csv joined with archetypes/server.csv, themselves from the providers'
-  documentation and instances.vantage.sh). Built by tools/build_cpu_facts.py, which checks
-  each host against cpu_facts.csv and drops implausible figures.
-"""
+# the attributions of both tables are in pytest_carbon/data/NOTICE, written by tools/build_cpu_table.py
 
 
 def _int(text: str) -> int | None:
