@@ -170,21 +170,23 @@ def fit_level(rows: list[Row], index: int, years: tuple[int, int], weights: list
     return _level(theta)
 
 
-def fit_robust(rows: list[Row], index: int, years: tuple[int, int], base: list[float]) -> dict[str, float]:
-    """fit_level, re-weighted ROBUST_ROUNDS times by 1/|error| (a least-absolute-error fit)."""
+def fit_robust(
+    rows: list[Row], index: int, years: tuple[int, int], base: list[float], rounds: int = ROBUST_ROUNDS
+) -> dict[str, float]:
+    """fit_level, re-weighted ``rounds`` times by 1/|error| (towards a least-absolute-error fit)."""
     weights = base[:]
     level = fit_level(rows, index, years, weights)
-    for _ in range(ROBUST_ROUNDS):
+    for _ in range(rounds):
         errors = [abs(math.log(_raw_power(level, r, years) / r.power_w[index])) for r in rows]
         weights = [b / max(e, 0.02) for b, e in zip(base, errors, strict=True)]
         level = fit_level(rows, index, years, weights)
     return level
 
 
-def load_shape(rows: list[Row]) -> list[float]:
+def load_shape(rows: list[Row], shape_years: int = SHAPE_YEARS) -> list[float]:
     """Median measured load curve, (P(u) - P idle) / (P full - P idle), of the newest rows; made monotone."""
     newest = max(r.year for r in rows)
-    recent = [r for r in rows if r.year > newest - SHAPE_YEARS and r.power_w[-1] > r.power_w[0]]
+    recent = [r for r in rows if r.year > newest - shape_years and r.power_w[-1] > r.power_w[0]]
     shape = [
         statistics.median((r.power_w[i] - r.power_w[0]) / (r.power_w[-1] - r.power_w[0]) for r in recent)
         for i in range(len(LEVELS))
@@ -195,10 +197,15 @@ def load_shape(rows: list[Row]) -> list[float]:
     return [round(s, 4) for s in shape]
 
 
-def fit(rows: list[Row]) -> dict[str, Any]:
-    """The server part of the model fitted on ``rows``."""
+def fit(
+    rows: list[Row],
+    half_life: float = HALF_LIFE_YEARS,
+    shape_years: int = SHAPE_YEARS,
+    rounds: int = ROBUST_ROUNDS,
+) -> dict[str, Any]:
+    """The server part of the model fitted on ``rows`` (half_life 0: every year weighs the same)."""
     years = (min(r.year for r in rows), max(r.year for r in rows))
-    base = [0.5 ** ((years[1] - r.year) / HALF_LIFE_YEARS) for r in rows]
+    base = [0.5 ** ((years[1] - r.year) / half_life) if half_life > 0 else 1.0 for r in rows]
     floor = min(r.power_w[0] / r.sockets for r in rows)
     ceiling = max(
         (r.power_w[-1] - floor * r.sockets) / (r.sockets * r.tdp_w + CCF_RAM_W_PER_GB * r.ram_gb) for r in rows
@@ -206,9 +213,9 @@ def fit(rows: list[Row]) -> dict[str, Any]:
     return {
         "year_ref": YEAR_REF,
         "years": list(years),
-        "idle": fit_robust(rows, 0, years, base),
-        "full": fit_robust(rows, len(LEVELS) - 1, years, base),
-        "shape": load_shape(rows),
+        "idle": fit_robust(rows, 0, years, base, rounds),
+        "full": fit_robust(rows, len(LEVELS) - 1, years, base, rounds),
+        "shape": load_shape(rows, shape_years),
         "floor_w_per_socket": round(floor, 3),
         "ceiling_factor": round(math.ceil(ceiling * 100) / 100, 2),
         "ceiling_ram_w_per_gb": CCF_RAM_W_PER_GB,
@@ -376,17 +383,57 @@ def build(rows: list[Row], skipped: int) -> dict[str, Any]:
     }
 
 
+def variants(rows: list[Row]) -> list[dict[str, Any]]:
+    """Time-split scores of the choices that were tried besides the shipped one (see docs/method.md)."""
+    old = [r for r in rows if r.year <= SPLIT_YEAR]
+    new = [r for r in rows if r.year > SPLIT_YEAR]
+    out = []
+    for half_life, shape_years, rounds, extend in (
+        (0.0, 4, 0, 0),
+        (0.0, 6, 0, 0),
+        (4.0, 4, 0, 0),
+        (0.0, 4, ROBUST_ROUNDS, 0),
+        (HALF_LIFE_YEARS, SHAPE_YEARS, ROBUST_ROUNDS, 0),
+        (HALF_LIFE_YEARS, 6, ROBUST_ROUNDS, 0),
+        (0.0, 4, 0, 3),
+        (HALF_LIFE_YEARS, SHAPE_YEARS, ROBUST_ROUNDS, 3),
+    ):
+        server = fit(old, half_life, shape_years, rounds)
+        # "extend": the year trend carried on this many years past the fit's newest, then held
+        server = dict(server, years=[server["years"][0], server["years"][1] + extend])
+        got = scores(new, [predict(server, r) for r in new])
+        levels = got["signed_median_pct_by_level"].values()
+        out.append(
+            {
+                "half_life_years": half_life,
+                "shape_years": shape_years,
+                "robust_rounds": rounds,
+                "years_extrapolated": extend,
+                "median_ape_pct": got["median_ape_pct"],
+                "p90_ape_pct": got["p90_ape_pct"],
+                "worst_level_pct": max(levels, key=abs),
+                "by_vendor": got["signed_median_pct_by_vendor"],
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Fit, print the validation figures, and write the JSON (unless --dry-run)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="?", type=Path, default=DEFAULT_SOURCES)
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
+    parser.add_argument("--variants", action="store_true", help="print the time split of the other choices tried")
     args = parser.parse_args(argv)
     path = args.sources / CALIBRATION
     if not path.is_file():
         print(f"fit_power_model: {path} not found; pass the sources folder", file=sys.stderr)
         return 2
     rows, skipped = load_rows(path)
+    if args.variants:
+        for variant in variants(rows):
+            print(json.dumps(variant))
+        return 0
     doc = build(rows, skipped)
     print(json.dumps(doc["validation"], indent=1))
     print(json.dumps(doc["server"], indent=1))
