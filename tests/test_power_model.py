@@ -234,6 +234,8 @@ def test_issue_figures_are_gone() -> None:
 def test_classes_from_names() -> None:
     assert class_of("Intel Core i7-1185G7")[0] == "laptop"
     assert class_of("Intel Core i7-12700H")[0] == "laptop"
+    assert class_of("Intel Core i7-4940MX")[0] == "laptop" and class_of("Intel Core i7-4700HQ")[0] == "laptop"
+    assert class_of("Intel Core i5-12400")[0] == "desktop" and class_of("Intel Core Ultra 7 155H")[0] == "laptop"
     assert class_of("AMD Ryzen 7 5800U")[0] == "laptop"
     assert class_of("AMD Ryzen 9 5950X")[0] == "desktop"
     assert class_of("Intel Core i9-13900K")[0] == "desktop"

@@ -40,12 +40,21 @@ MODEL_FILE = "power_model.json"
 VALID_COMPONENTS = ("cpu", "ram")
 CLASSES = ("server", "desktop", "laptop", "apple", "vm")
 _CORES_IN_NAME = re.compile(r"\b(\d+)-cores?\b", re.IGNORECASE)
-_SERVER_NAME = re.compile(r"\b(?:xeon|epyc|opteron|graviton|neoverse|ampere|altra|axion)\b", re.IGNORECASE)
-# Intel mobile suffixes (U, Y, H, HK, HX, HS, G1-G7, P, M) and AMD's (U, H, HS, HX)
-_MOBILE_NAME = re.compile(
-    r"\b(?:core|ryzen|pentium|celeron|core\s+ultra)\b.*?\d{3,5}(?:u|y|h|hk|hx|hs|g\d|p|m|qm|mq)\b", re.IGNORECASE
-)
-_APPLE_NAME = re.compile(r"^apple\b", re.IGNORECASE)
+
+
+@functools.cache
+def _class_patterns() -> tuple[re.Pattern[str], ...]:
+    # compiled on first use, not at import (the plugin imports this module at start-up)
+    return (
+        re.compile(r"^apple\b", re.IGNORECASE),
+        re.compile(r"\b(?:xeon|epyc|opteron|graviton|neoverse|ampere|altra|axion)\b", re.IGNORECASE),
+        # Intel mobile suffixes (U, Y, H, HK, HX, HS, G1-G7, P, M) and AMD's (U, H, HS, HX)
+        re.compile(
+            r"\b(?:core|ryzen|pentium|celeron|core\s+ultra)\b.*?\d{3,5}(?:u|y|h|hk|hq|hx|hs|g\d|p|m|mx|qm|mq)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\b(?:core|ryzen|pentium|celeron|athlon|phenom)\b", re.IGNORECASE),
+    )
 
 
 class ModelInputError(ValueError):
@@ -291,13 +300,14 @@ def class_of(name: str, chassis: str | None = None) -> tuple[str, str]:
     """(class, how it was told) of a physical machine, from its DMI chassis or its CPU name."""
     if chassis in ("laptop", "desktop", "server"):
         return chassis, "DMI chassis type"
-    if _APPLE_NAME.search(name):
+    apple, server, mobile, client = _class_patterns()
+    if apple.search(name):
         return "apple", "CPU name"
-    if _SERVER_NAME.search(name):
+    if server.search(name):
         return "server", "CPU name"
-    if _MOBILE_NAME.search(name):
+    if mobile.search(name):
         return "laptop", "CPU name (mobile part)"
-    if re.search(r"\b(?:core|ryzen|pentium|celeron|athlon|phenom)\b", name, re.IGNORECASE):
+    if client.search(name):
         return "desktop", "CPU name"
     return "server", "default (nothing told the class)"
 
