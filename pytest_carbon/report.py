@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_carbon import __version__
 from pytest_carbon.meter import AllFigures, Totals
+from pytest_carbon.probes.bands import band_of
+from pytest_carbon.probes.bands import combined as combined_band
 from pytest_carbon.probes.base import COMPONENTS
 
 if TYPE_CHECKING:
@@ -174,6 +176,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     for desc in session.probe_descriptions:
         if desc["name"] in (meter.failed_probes if meter else {}):
             desc["error"] = meter.failed_probes[desc["name"]] if meter else None
+        desc["band"] = band_of(desc)  # how far off its figures may be (a counter's own, or the model's)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "pytest-carbon", "version": __version__},
@@ -201,6 +204,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             "dynamic_energy_j": totals.dynamic_j,
             "machine_energy_j": totals.machine_energy_j,
             "samples": totals.intervals,
+            "band": combined_band(session.probe_descriptions, components_j),
         },
         "missing": missing,
         "tests": tests,

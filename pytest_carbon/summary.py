@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pytest_carbon.probes.bands import band_text, probe_band_text
 from pytest_carbon.units import format_co2, format_energy
 
 #: C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
@@ -30,7 +31,7 @@ def printable(text: str) -> str:
 
 def _probe_text(desc: dict[str, Any]) -> str:
     how = "measured" if desc.get("measured") else "estimated"
-    text = f"{desc.get('name')} ({', '.join(desc.get('components', []))}: {how})"
+    text = f"{desc.get('name')} ({', '.join(desc.get('components', []))}: {how}{probe_band_text(desc)})"
     if desc.get("error"):
         text += " FAILED during the session (see missing)"
     return text
@@ -60,7 +61,8 @@ def summary_lines(report: dict[str, Any], *, verbosity: int = 0, top: int = 10) 
     session = report["session"]
     tests = report["tests"]
     head = (
-        f"carbon: {format_co2(session['co2_g'])} CO2e, {format_energy(session['energy_j'])} "
+        f"carbon: {format_co2(session['co2_g'])} CO2e, {format_energy(session['energy_j'])}"
+        f"{band_text(session.get('band'))} "
         f"over {session['duration_s']:.2f} s, {len(tests)} tests"
     )
     if not report.get("complete", True):

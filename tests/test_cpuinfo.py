@@ -90,3 +90,35 @@ def test_this_machine_is_cached_and_fast() -> None:
     # the default path reads small files; a process is spawned only when flags and DMI say nothing
     if first.virt_method and "systemd" not in first.virt_method:
         assert time.perf_counter() - start < 0.05
+
+
+def test_chassis_type_tells_the_class(tmp_path: Path) -> None:
+    from pytest_carbon.probes.cpuinfo import read_chassis
+
+    for code, expected in (("9", "laptop"), ("10", "laptop"), ("3", "desktop"), ("23", "server"), ("1", None)):
+        root = tmp_path / code
+        root.mkdir()
+        _tree(root, _x86(1, 4, 2), {"sys_vendor": "LENOVO", "chassis_type": code})
+        assert read_chassis(root) == expected
+        assert linux_spec(root, allow_command=False).chassis == expected
+    assert read_chassis(tmp_path / "nowhere") is None
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    _tree(odd, _x86(1, 1, 1), {"chassis_type": "laptop?"})
+    assert read_chassis(odd) is None
+
+
+def test_instance_type_from_the_dmi_product_name(tmp_path: Path) -> None:
+    from pytest_carbon.probes.cpuinfo import read_instance_type
+
+    aws = tmp_path / "aws"
+    aws.mkdir()
+    _tree(aws, _x86(1, 1, 2, "hypervisor"), {"sys_vendor": "Amazon EC2", "product_name": "m5.large"})
+    assert read_instance_type(aws) == "m5.large"
+    spec = linux_spec(aws, allow_command=False)
+    assert spec.virtual is True and spec.instance_type == "m5.large"
+    metal = tmp_path / "metal"
+    metal.mkdir()
+    _tree(metal, _x86(1, 1, 2), {"sys_vendor": "Dell Inc.", "product_name": "PowerEdge R740"})
+    assert read_instance_type(metal) is None
+    assert linux_spec(metal, allow_command=False).instance_type is None

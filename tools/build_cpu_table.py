@@ -60,7 +60,22 @@ cpu_tdp.csv
 power_model.json
   Coefficients of the power model, fitted by tools/fit_power_model.py on SPECpower_ssj2008
   results (hardware available before 2019) as collected by green-coding-solutions/cloud-energy
-  (MIT). Only fitted coefficients are shipped, not the results themselves.
+  (MIT). Only fitted coefficients and validation figures are shipped, not the results themselves.
+  Its laptop and desktop fractions are the Teads ratios of CPU power to TDP as used by Boavizta;
+  its memory figure for desktops is Cloud Carbon Footprint's 0.392 W/GB (Apache-2.0).
+
+cpu_facts.csv
+  Release year, vendor, cores, threads and TDP per socket of CPU models: TechPowerUp CPU
+  database via Boavizta (boaviztapi 2.5.0, crowdsourcing/cpu_specs.csv, whose source column
+  names each TechPowerUp page). Factual columns only. Built by tools/build_cpu_facts.py, which
+  fills a missing year from the CPU's code name and leaves implausible figures empty.
+
+cloud_hosts.csv
+  Host platform (CPU, sockets, threads per socket, memory) of cloud instance types of AWS,
+  Azure, GCP, Scaleway and OVHcloud: Boavizta's cloud archetypes (boaviztapi 2.5.0,
+  archetypes/cloud/*.csv joined with archetypes/server.csv, themselves from the providers'
+  documentation and instances.vantage.sh). Built by tools/build_cpu_facts.py, which checks each
+  host against cpu_facts.csv and drops implausible figures (the "checked" column says which).
 """
 
 

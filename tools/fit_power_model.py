@@ -3,15 +3,20 @@
 Usage: ``python tools/fit_power_model.py [SOURCES] [--dry-run]``
 
 The input is ``specpower_calibration_pre2019.csv`` in SOURCES (default ``../shared/sources``):
-one SPECpower_ssj2008 result per row with sockets, threads, RAM, TDP per chip and the measured
-whole-server wall power at active idle and at 10 % ... 100 % load. For each of the eleven load
-levels the model is log-linear:
+one SPECpower_ssj2008 result per row with sockets, threads, RAM, TDP per chip, the hardware's
+year, its vendor and the measured whole-server wall power at active idle and at 10 % ... 100 %
+load. Idle and full-load power each follow one additive form (see ``pytest_carbon.probes.model``):
 
-    ln P_level = c0 + c1 ln(TDP x sockets) + c2 ln(RAM GB) + c3 ln(threads) + c4 ln(sockets)
+    P = exp(v [AMD]) x ( k e^(yk dY) + c e^(yc dY) S TDP + r e^(yr dY) RAM + h threads + g S )
 
-fitted by ordinary least squares on ln P, which weighs relative errors evenly across small and
-large servers. Only the coefficients, the feature ranges and the error figures are written; the
-rows stay where they are (SPEC's fair-use rules). Pure Python: nothing beyond the standard library.
+with every coefficient k, c, r, h, g kept positive (so power never falls when sockets, TDP,
+memory or threads grow), dY the hardware's year from 2012, clamped to the calibration's years,
+and v the vendor term. Between idle and full load the power follows the median measured load
+curve of the newest hardware. The fit minimises the squared log error (relative errors weigh
+the same on small and large servers), weighted towards recent hardware (half-life
+``HALF_LIFE_YEARS``), and re-weighted a few times towards the median (``ROBUST_ROUNDS``) so that
+a few heavily tuned results do not pull the fit. Only the coefficients and the validation
+figures are written; the rows stay where they are (SPEC's fair-use rules). Pure Python.
 """
 
 from __future__ import annotations
@@ -23,31 +28,34 @@ import json
 import math
 import statistics
 import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pytest_carbon.probes.tdp import normalise  # noqa: E402
+from pytest_carbon.probes import model  # noqa: E402
 
 DEFAULT_SOURCES = REPO.parent / "shared" / "sources"
 OUT = REPO / "pytest_carbon" / "data" / "power_model.json"
 CALIBRATION = "specpower_calibration_pre2019.csv"
 LEVELS = [f"p{pct}" for pct in range(0, 101, 10)]
-FEATURES = ["ln(tdp_w x sockets)", "ln(ram_gb)", "ln(threads)", "ln(sockets)"]
-SPLIT_YEAR = 2013  # temporal check: fit on hardware up to this year, score on the newer
+YEAR_REF = 2012
+SPLIT_YEAR = 2015  # the time-split check: fit on hardware up to this year, score the newer
+HALF_LIFE_YEARS = 4.0
+SHAPE_YEARS = 4  # the load curve is the median of the fit's newest SHAPE_YEARS years
+ROBUST_ROUNDS = 6
 RECENT_YEAR = 2016  # the default per-thread figure and host socket come from hardware since then
-RAM_W_PER_GB = 0.392
-RAM_SOURCE = "Cloud Carbon Footprint, 0.392 W/GB (from Crucial and Micron DDR4 figures)"
-GB_PER_DIMM = 8.0  # assumption for CodeCarbon's 5 W per memory module
+PARAMS = ("vendor_amd", "const_w", "const_year", "cpu_per_tdp", "cpu_year", "ram_w_per_gb", "ram_year")
+PARAMS += ("thread_w", "socket_w")
+TEADS = ((0.0, 0.12), (0.1, 0.32), (0.5, 0.75), (1.0, 1.02))
+CCF_RAM_W_PER_GB = 0.392
 
 
 class Row:
     """One calibration result."""
 
-    __slots__ = ("model", "power_w", "ram_gb", "sockets", "tdp_w", "threads", "year")
+    __slots__ = ("model", "power_w", "ram_gb", "sockets", "tdp_w", "threads", "vendor", "year")
 
     def __init__(self, raw: dict[str, str]) -> None:
         self.model = raw["cpu_model"]
@@ -56,6 +64,7 @@ class Row:
         self.ram_gb = float(raw["ram_gb"])
         self.tdp_w = float(raw["tdp_w_per_chip"])
         self.year = int(raw["year"])
+        self.vendor = raw["make"].strip().casefold()
         self.power_w = [float(raw[level]) for level in LEVELS]
 
 
@@ -77,18 +86,13 @@ def load_rows(path: Path) -> tuple[list[Row], int]:
     return rows, skipped
 
 
-def features(tdp_w: float, sockets: int, ram_gb: float, threads: int) -> list[float]:
-    """The model's regressors for one machine (without the intercept)."""
-    return [math.log(tdp_w * sockets), math.log(ram_gb), math.log(threads), math.log(sockets)]
-
-
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     size = len(vector)
     aug = [[*matrix[i], vector[i]] for i in range(size)]
     for col in range(size):
         pivot = max(range(col, size), key=lambda r: abs(aug[r][col]))
         aug[col], aug[pivot] = aug[pivot], aug[col]
-        if abs(aug[col][col]) < 1e-12:
+        if abs(aug[col][col]) < 1e-15:
             raise ValueError("singular normal equations: the rows do not vary enough")
         for r in range(size):
             if r != col:
@@ -97,100 +101,254 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return [aug[i][size] / aug[i][i] for i in range(size)]
 
 
-def least_squares(xs: list[list[float]], ys: list[float]) -> list[float]:
-    """Ordinary least squares with an intercept; returns [intercept, *slopes]."""
-    design = [[1.0, *x] for x in xs]
-    width = len(design[0])
-    normal = [[sum(d[i] * d[j] for d in design) for j in range(width)] for i in range(width)]
-    rhs = [sum(d[i] * y for d, y in zip(design, ys, strict=True)) for i in range(width)]
-    return _solve(normal, rhs)
+def _level(theta: list[float]) -> dict[str, float]:
+    # theta holds the logs of the positive coefficients
+    v, lk, yk, lc, yc, lr, yr, lh, lg = theta
+    return {
+        "vendor_amd": v,
+        "const_w": math.exp(lk),
+        "const_year": yk,
+        "cpu_per_tdp": math.exp(lc),
+        "cpu_year": yc,
+        "ram_w_per_gb": math.exp(lr),
+        "ram_year": yr,
+        "thread_w": math.exp(lh),
+        "socket_w": math.exp(lg),
+    }
 
 
-def fit(rows: list[Row]) -> list[list[float]]:
-    """Coefficients per load level."""
-    xs = [features(r.tdp_w, r.sockets, r.ram_gb, r.threads) for r in rows]
-    return [least_squares(xs, [math.log(r.power_w[i]) for r in rows]) for i in range(len(LEVELS))]
+def _raw_power(level: dict[str, float], row: Row, years: tuple[int, int]) -> float:
+    return model.level_power_w(
+        level, row.sockets, row.tdp_w, row.ram_gb, row.threads, row.year, row.vendor, years, YEAR_REF
+    )
 
 
-def ranges(rows: list[Row]) -> list[list[float]]:
-    """[low, high] of each regressor over the fitting rows (the model clamps to these)."""
-    xs = [features(r.tdp_w, r.sockets, r.ram_gb, r.threads) for r in rows]
-    return [[min(x[k] for x in xs), max(x[k] for x in xs)] for k in range(len(FEATURES))]
+def fit_level(rows: list[Row], index: int, years: tuple[int, int], weights: list[float]) -> dict[str, float]:
+    """Levenberg-Marquardt on the log error of one load level, coefficients kept positive."""
+    theta = [0.0, math.log(30.0), 0.0, math.log(0.3), 0.0, math.log(0.3), 0.0, math.log(0.1), math.log(5.0)]
+    targets = [math.log(r.power_w[index]) for r in rows]
+
+    def residuals(th: list[float]) -> list[float]:
+        lv = _level(th)
+        return [math.log(_raw_power(lv, r, years)) - t for r, t in zip(rows, targets, strict=True)]
+
+    def cost(res: list[float]) -> float:
+        return math.fsum(w * e * e for w, e in zip(weights, res, strict=True))
+
+    lam = 1e-2
+    res = residuals(theta)
+    current = cost(res)
+    size = len(theta)
+    for _ in range(400):
+        columns = []
+        for i in range(size):
+            moved = theta[:]
+            moved[i] += 1e-6
+            columns.append([(a - b) / 1e-6 for a, b in zip(residuals(moved), res, strict=True)])
+        jtj = [
+            [math.fsum(w * a * b for w, a, b in zip(weights, columns[i], columns[j], strict=True)) for j in range(size)]
+            for i in range(size)
+        ]
+        jtr = [math.fsum(w * a * e for w, a, e in zip(weights, columns[i], res, strict=True)) for i in range(size)]
+        improved = False
+        while lam < 1e10:
+            damped = [
+                [jtj[i][j] + (lam * jtj[i][i] + 1e-9 if i == j else 0.0) for j in range(size)] for i in range(size)
+            ]
+            step = _solve(damped, [-g for g in jtr])
+            trial = [min(max(a + b, -25.0), 25.0) for a, b in zip(theta, step, strict=True)]
+            trial_res = residuals(trial)
+            trial_cost = cost(trial_res)
+            if trial_cost < current:
+                improved = current - trial_cost > 1e-10 * current
+                theta, res, current = trial, trial_res, trial_cost
+                lam = max(lam / 3, 1e-9)
+                break
+            lam *= 4
+        if not improved:
+            break
+    return _level(theta)
 
 
-def predict(coefs: list[list[float]], bounds: list[list[float]], row: Row, tdp_w: float | None = None) -> list[float]:
-    """Predicted wall power at every level (the same arithmetic as the runtime model)."""
-    x = features(row.tdp_w if tdp_w is None else tdp_w, row.sockets, row.ram_gb, row.threads)
-    x = [min(max(v, lo), hi) for v, (lo, hi) in zip(x, bounds, strict=True)]
-    return [math.exp(c[0] + sum(a * b for a, b in zip(c[1:], x, strict=True))) for c in coefs]
+def fit_robust(
+    rows: list[Row], index: int, years: tuple[int, int], base: list[float], rounds: int = ROBUST_ROUNDS
+) -> dict[str, float]:
+    """fit_level, re-weighted ``rounds`` times by 1/|error| (towards a least-absolute-error fit)."""
+    weights = base[:]
+    level = fit_level(rows, index, years, weights)
+    for _ in range(rounds):
+        errors = [abs(math.log(_raw_power(level, r, years) / r.power_w[index])) for r in rows]
+        weights = [b / max(e, 0.02) for b, e in zip(base, errors, strict=True)]
+        level = fit_level(rows, index, years, weights)
+    return level
+
+
+def load_shape(rows: list[Row], shape_years: int = SHAPE_YEARS) -> list[float]:
+    """Median measured load curve, (P(u) - P idle) / (P full - P idle), of the newest rows; made monotone."""
+    newest = max(r.year for r in rows)
+    recent = [r for r in rows if r.year > newest - shape_years and r.power_w[-1] > r.power_w[0]]
+    shape = [
+        statistics.median((r.power_w[i] - r.power_w[0]) / (r.power_w[-1] - r.power_w[0]) for r in recent)
+        for i in range(len(LEVELS))
+    ]
+    shape[0], shape[-1] = 0.0, 1.0
+    for i in range(1, len(shape)):
+        shape[i] = max(shape[i], shape[i - 1])
+    return [round(s, 4) for s in shape]
+
+
+def fit(
+    rows: list[Row],
+    half_life: float = HALF_LIFE_YEARS,
+    shape_years: int = SHAPE_YEARS,
+    rounds: int = ROBUST_ROUNDS,
+) -> dict[str, Any]:
+    """The server part of the model fitted on ``rows`` (half_life 0: every year weighs the same)."""
+    years = (min(r.year for r in rows), max(r.year for r in rows))
+    base = [0.5 ** ((years[1] - r.year) / half_life) if half_life > 0 else 1.0 for r in rows]
+    floor = min(r.power_w[0] / r.sockets for r in rows)
+    ceiling = max(
+        (r.power_w[-1] - floor * r.sockets) / (r.sockets * r.tdp_w + CCF_RAM_W_PER_GB * r.ram_gb) for r in rows
+    )
+    return {
+        "year_ref": YEAR_REF,
+        "years": list(years),
+        "idle": fit_robust(rows, 0, years, base, rounds),
+        "full": fit_robust(rows, len(LEVELS) - 1, years, base, rounds),
+        "shape": load_shape(rows, shape_years),
+        "floor_w_per_socket": round(floor, 3),
+        "ceiling_factor": round(math.ceil(ceiling * 100) / 100, 2),
+        "ceiling_ram_w_per_gb": CCF_RAM_W_PER_GB,
+        "input_ranges": {
+            "sockets": [min(r.sockets for r in rows), max(r.sockets for r in rows)],
+            "tdp_w": [min(r.tdp_w for r in rows), max(r.tdp_w for r in rows)],
+            "ram_gb": [min(r.ram_gb for r in rows), max(r.ram_gb for r in rows)],
+            "threads": [min(r.threads for r in rows), max(r.threads for r in rows)],
+        },
+    }
+
+
+def predict(server: dict[str, Any], row: Row, tdp_w: float | None = None) -> list[float]:
+    """Predicted wall power at every level, by the same arithmetic as the plugin."""
+    tdp = row.tdp_w if tdp_w is None else tdp_w
+    return [
+        model.server_power_w(server, row.sockets, tdp, row.ram_gb, row.threads, row.year, row.vendor, i / 10)[0]
+        for i in range(len(LEVELS))
+    ]
+
+
+def w_per_thread(rows: list[Row]) -> float:
+    """Median TDP per thread of the newest hardware among ``rows`` (the figure for a CPU of unknown TDP)."""
+    newest = max(r.year for r in rows)
+    return statistics.median(r.tdp_w * r.sockets / r.threads for r in rows if r.year > newest - 3)
+
+
+def teads(row: Row) -> list[float]:
+    """The TDP-fraction method the plugin uses for laptops and desktops, applied to a server."""
+    return [
+        model.tdp_fraction(i / 10, TEADS) * row.tdp_w * row.sockets + CCF_RAM_W_PER_GB * row.ram_gb
+        for i in range(len(LEVELS))
+    ]
 
 
 def codecarbon(row: Row) -> list[float]:
     """CodeCarbon's fallback: TDP x (0.1 + 0.9 load^3) plus 5 W per 8 GB memory module."""
-    dimms = math.ceil(row.ram_gb / GB_PER_DIMM)
+    dimms = math.ceil(row.ram_gb / 8.0)
     return [row.tdp_w * row.sockets * (0.1 + 0.9 * (i / 10) ** 3) + 5.0 * dimms for i in range(len(LEVELS))]
 
 
-def error_figures(rows: list[Row], predicted: list[list[float]]) -> dict[str, Any]:
-    """Median and 90th percentile absolute percentage error over every row and load level."""
-    errors = sorted(
-        abs(p - m) / m * 100 for r, ps in zip(rows, predicted, strict=True) for p, m in zip(ps, r.power_w, strict=True)
-    )
-    p90 = errors[min(len(errors) - 1, math.ceil(0.9 * len(errors)) - 1)]
-    by_level = {
-        LEVELS[i]: round(
-            statistics.median(
-                abs(ps[i] - r.power_w[i]) / r.power_w[i] * 100 for r, ps in zip(rows, predicted, strict=True)
-            ),
-            1,
-        )
-        for i in range(len(LEVELS))
-    }
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def scores(rows: list[Row], predicted: list[list[float]]) -> dict[str, Any]:
+    """Absolute errors (median, P90) and signed median errors by load level and by vendor, in %."""
+    signed = [
+        (r, i, (p - m) / m * 100)
+        for r, ps in zip(rows, predicted, strict=True)
+        for i, (p, m) in enumerate(zip(ps, r.power_w, strict=True))
+    ]
+    absolute = [abs(e) for _, _, e in signed]
+    by_vendor: dict[str, list[float]] = {}
+    for r, _, e in signed:
+        by_vendor.setdefault(r.vendor, []).append(e)
     return {
         "rows": len(rows),
-        "points": len(errors),
-        "median_ape_pct": round(statistics.median(errors), 2),
-        "p90_ape_pct": round(p90, 2),
-        "median_ape_pct_by_level": by_level,
+        "points": len(signed),
+        "median_ape_pct": round(statistics.median(absolute), 2),
+        "p90_ape_pct": round(_pct(absolute, 0.9), 2),
+        "signed_median_pct_by_level": {
+            LEVELS[i]: round(statistics.median(e for _, j, e in signed if j == i), 1) for i in range(len(LEVELS))
+        },
+        "signed_median_pct_by_vendor": {v: round(statistics.median(es), 1) for v, es in sorted(by_vendor.items())},
+        "rows_by_vendor": {v: len(es) // len(LEVELS) for v, es in sorted(by_vendor.items())},
     }
 
 
-def host_threads(rows: list[Row]) -> dict[str, int]:
-    """Threads per socket for each CPU model in the calibration (facts, for a VM's host)."""
-    seen: dict[str, Counter[int]] = defaultdict(Counter)
-    for r in rows:
-        name = normalise(r.model)
-        if name and r.threads % r.sockets == 0:
-            seen[name][r.threads // r.sockets] += 1
-    return {name: counts.most_common(1)[0][0] for name, counts in sorted(seen.items())}
+def validation(rows: list[Row]) -> dict[str, Any]:
+    """Time split, leave one vendor out, and the in-sample figures."""
+    old = [r for r in rows if r.year <= SPLIT_YEAR]
+    new = [r for r in rows if r.year > SPLIT_YEAR]
+    old_fit = fit(old)
+    out: dict[str, Any] = {
+        "time_split": {
+            "fit": f"hardware up to {SPLIT_YEAR} ({len(old)} results)",
+            "score": f"hardware after {SPLIT_YEAR} ({len(new)} results), years beyond the fit held at {SPLIT_YEAR}",
+            "split_year": SPLIT_YEAR,
+            "server": old_fit,
+            "model": scores(new, [predict(old_fit, r) for r in new]),
+            "model_default_tdp": scores(
+                new, [predict(old_fit, r, w_per_thread(old) * r.threads / r.sockets) for r in new]
+            ),
+            "codecarbon": scores(new, [codecarbon(r) for r in new]),
+            "tdp_fraction": scores(new, [teads(r) for r in new]),
+        },
+        "leave_one_vendor_out": {},
+    }
+    for vendor in sorted({r.vendor for r in rows}):
+        rest = [r for r in rows if r.vendor != vendor]
+        held = [r for r in rows if r.vendor == vendor]
+        rest_fit = fit(rest)
+        # a vendor absent from the fit has no vendor term: it is scored as the baseline vendor
+        out["leave_one_vendor_out"][vendor] = scores(held, [predict(rest_fit, r) for r in held])
+    full = fit(rows)
+    out["in_sample"] = scores(rows, [predict(full, r) for r in rows])
+    out["tdp_fraction_all"] = scores(rows, [teads(r) for r in rows])
+    out["codecarbon_all"] = scores(rows, [codecarbon(r) for r in rows])
+    return out
 
 
 def build(rows: list[Row], skipped: int) -> dict[str, Any]:
-    """The JSON document: coefficients, defaults, error figures."""
-    coefs = fit(rows)
-    bounds = ranges(rows)
+    """The JSON document: coefficients, bounds, client classes, bands, validation."""
+    server = fit(rows)
+    checks = validation(rows)
+    split = checks["time_split"]["model"]
+    client = checks["tdp_fraction_all"]
     recent = [r for r in rows if r.year >= RECENT_YEAR]
-    w_per_thread = statistics.median(r.tdp_w * r.sockets / r.threads for r in recent)
-    old = [r for r in rows if r.year <= SPLIT_YEAR]
-    new = [r for r in rows if r.year > SPLIT_YEAR]
-    old_coefs, old_bounds = fit(old), ranges(old)
-    # what the RAM term of the fit implies, at the median machine, for comparison with the cited figure
-    mid = sorted(rows, key=lambda r: r.ram_gb)[len(rows) // 2]
-    mid_full = predict(coefs, bounds, mid)[-1]
-    implied_w_per_gb = coefs[-1][2] * mid_full / mid.ram_gb
     return {
-        "format": 1,
-        "model_version": f"specpower-loglinear-{dt.date.today():%Y%m%d}",
+        "format": 2,
+        "model_version": f"specpower-additive-{dt.date.today():%Y%m%d}",
         "fitted_on": dt.date.today().isoformat(),
         "source": "SPECpower_ssj2008 results, hardware 2004-2018, as collected by green-coding-solutions/cloud-energy "
         f"(file {CALIBRATION}); {len(rows)} results used, {skipped} left out for a missing TDP or figure",
-        "form": "ln P(level) = c0 + c1 ln(tdp_w x sockets) + c2 ln(ram_gb) + c3 ln(threads) + c4 ln(sockets); "
-        "linear in power between levels; regressors clamped to the fitted range",
-        "levels": [i / 10 for i in range(len(LEVELS))],
-        "features": FEATURES,
-        "coefficients": [[round(c, 8) for c in level] for level in coefs],
-        "feature_ranges": [[round(lo, 8), round(hi, 8)] for lo, hi in bounds],
-        "default_w_per_thread": round(w_per_thread, 3),
+        "form": "P = exp(v [AMD]) (k e^(yk dY) + c e^(yc dY) sockets TDP + r e^(yr dY) RAM + h threads + g sockets) "
+        "at idle and at full load, every k, c, r, h, g >= 0; dY = year - year_ref, the year clamped to the "
+        "calibration's; idle >= floor x sockets; full load <= ceiling_factor (sockets TDP + 0.392 W/GB RAM) "
+        "+ floor x sockets; between them the measured load curve (shape)",
+        "fit_method": f"Levenberg-Marquardt on log error, weights halving every {HALF_LIFE_YEARS:g} years back from "
+        f"the newest hardware, {ROBUST_ROUNDS} rounds re-weighted to a least-absolute-error fit; load curve: "
+        f"median of the newest {SHAPE_YEARS} years",
+        "server": server,
+        "client": {
+            "tdp_fraction": [list(p) for p in TEADS],
+            "tdp_fraction_source": "Teads ratios of CPU power to TDP at 0, 10, 50 and 100 % load, as used by Boavizta",
+            "desktop_ram_w_per_gb": CCF_RAM_W_PER_GB,
+            "desktop_ram_source": "Cloud Carbon Footprint, 0.392 W/GB (from Crucial and Micron DDR4 figures)",
+            "laptop_ram_note": "memory soldered next to a laptop CPU or inside an Apple package is not counted "
+            "apart: no cited per-GB figure for LPDDR memory",
+        },
+        "default_w_per_thread": round(statistics.median(r.tdp_w * r.sockets / r.threads for r in recent), 3),
         "default_w_per_thread_source": f"median TDP per thread of the calibration's hardware from {RECENT_YEAR} on "
         f"({len(recent)} results)",
         "default_host_socket": {
@@ -198,43 +356,87 @@ def build(rows: list[Row], skipped: int) -> dict[str, Any]:
             "threads": int(statistics.median(r.threads // r.sockets for r in recent)),
             "source": f"median socket of the calibration's hardware from {RECENT_YEAR} on",
         },
-        "host_threads_per_socket": host_threads(rows),
-        "ram_w_per_gb": RAM_W_PER_GB,
-        "ram_source": RAM_SOURCE,
-        "ram_note": "the calibration's wall power already includes memory: ram_w is the memory part of total_w, "
-        f"not an addition; the fit's own RAM term implies {implied_w_per_gb:.3f} W/GB at the median machine",
-        "errors": {
-            "model": error_figures(rows, [predict(coefs, bounds, r) for r in rows]),
-            "model_default_tdp": error_figures(
-                rows, [predict(coefs, bounds, r, w_per_thread * r.threads / r.sockets) for r in rows]
-            ),
-            "codecarbon": error_figures(rows, [codecarbon(r) for r in rows]),
-            "codecarbon_assumption": f"{GB_PER_DIMM:g} GB per memory module, 5 W each",
-            "temporal": {
-                "fit": f"hardware up to {SPLIT_YEAR} ({len(old)} results)",
-                "score": f"hardware after {SPLIT_YEAR} ({len(new)} results)",
-                "model_on_older": error_figures(old, [predict(old_coefs, old_bounds, r) for r in old]),
-                "model_on_newer": error_figures(new, [predict(old_coefs, old_bounds, r) for r in new]),
-                "codecarbon_on_newer": error_figures(new, [codecarbon(r) for r in new]),
+        "bands": {
+            "server": {
+                "p50_pct": split["median_ape_pct"],
+                "p90_pct": split["p90_ape_pct"],
+                "basis": f"time split: fitted on hardware up to {SPLIT_YEAR}, scored on {split['rows']} newer servers",
+            },
+            "server_default_tdp": {
+                "p50_pct": checks["time_split"]["model_default_tdp"]["median_ape_pct"],
+                "p90_pct": checks["time_split"]["model_default_tdp"]["p90_ape_pct"],
+                "basis": "time split as for servers, with the TDP guessed from the threads (CPU model unknown)",
+            },
+            "vm": {
+                "p50_pct": split["median_ape_pct"],
+                "p90_pct": split["p90_ape_pct"],
+                "basis": "the server band of the host; the VM's share of its host is not validated",
+            },
+            "client": {
+                "p50_pct": client["median_ape_pct"],
+                "p90_pct": client["p90_ape_pct"],
+                "basis": "error of the TDP-fraction method on the SPECpower servers; "
+                "no laptop or desktop measurements to score it on",
             },
         },
+        "validation": checks,
     }
 
 
+def variants(rows: list[Row]) -> list[dict[str, Any]]:
+    """Time-split scores of the choices that were tried besides the shipped one (see docs/method.md)."""
+    old = [r for r in rows if r.year <= SPLIT_YEAR]
+    new = [r for r in rows if r.year > SPLIT_YEAR]
+    out = []
+    for half_life, shape_years, rounds, extend in (
+        (0.0, 4, 0, 0),
+        (0.0, 6, 0, 0),
+        (4.0, 4, 0, 0),
+        (0.0, 4, ROBUST_ROUNDS, 0),
+        (HALF_LIFE_YEARS, SHAPE_YEARS, ROBUST_ROUNDS, 0),
+        (HALF_LIFE_YEARS, 6, ROBUST_ROUNDS, 0),
+        (0.0, 4, 0, 3),
+        (HALF_LIFE_YEARS, SHAPE_YEARS, ROBUST_ROUNDS, 3),
+    ):
+        server = fit(old, half_life, shape_years, rounds)
+        # "extend": the year trend carried on this many years past the fit's newest, then held
+        server = dict(server, years=[server["years"][0], server["years"][1] + extend])
+        got = scores(new, [predict(server, r) for r in new])
+        levels = got["signed_median_pct_by_level"].values()
+        out.append(
+            {
+                "half_life_years": half_life,
+                "shape_years": shape_years,
+                "robust_rounds": rounds,
+                "years_extrapolated": extend,
+                "median_ape_pct": got["median_ape_pct"],
+                "p90_ape_pct": got["p90_ape_pct"],
+                "worst_level_pct": max(levels, key=abs),
+                "by_vendor": got["signed_median_pct_by_vendor"],
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Fit, print the error figures, and write the JSON (unless --dry-run)."""
+    """Fit, print the validation figures, and write the JSON (unless --dry-run)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="?", type=Path, default=DEFAULT_SOURCES)
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
+    parser.add_argument("--variants", action="store_true", help="print the time split of the other choices tried")
     args = parser.parse_args(argv)
     path = args.sources / CALIBRATION
     if not path.is_file():
         print(f"fit_power_model: {path} not found; pass the sources folder", file=sys.stderr)
         return 2
     rows, skipped = load_rows(path)
+    if args.variants:
+        for variant in variants(rows):
+            print(json.dumps(variant))
+        return 0
     doc = build(rows, skipped)
-    print(json.dumps(doc["errors"], indent=1))
-    print("default W per thread:", doc["default_w_per_thread"], "|", doc["ram_note"])
+    print(json.dumps(doc["validation"], indent=1))
+    print(json.dumps(doc["server"], indent=1))
     if not args.dry_run:
         OUT.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {OUT}")

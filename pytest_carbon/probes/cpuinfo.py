@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,6 +57,10 @@ class MachineSpec(NamedTuple):
     virtual: bool | None
     hypervisor: str | None
     virt_method: str | None
+    #: "laptop", "desktop" or "server" from the DMI chassis type, None when not told
+    chassis: str | None = None
+    #: the cloud instance type where the DMI product name gives it (AWS: "m5.large"), else None
+    instance_type: str | None = None
 
 
 def _read(path: Path) -> str | None:
@@ -132,6 +137,30 @@ def read_dmi(root: str | os.PathLike[str] = "/") -> str | None:
     return None
 
 
+#: SMBIOS chassis type codes (DMTF DSP0134, "System Enclosure or Chassis Types") -> class
+_CHASSIS = {
+    **dict.fromkeys((8, 9, 10, 11, 14, 30, 31, 32), "laptop"),
+    **dict.fromkeys((3, 4, 5, 6, 7, 13, 15, 16, 34, 35, 36), "desktop"),
+    **dict.fromkeys((17, 23, 25, 28, 29), "server"),
+}
+_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+
+
+def read_chassis(root: str | os.PathLike[str] = "/") -> str | None:
+    """laptop, desktop or server from /sys/class/dmi/id/chassis_type, or None."""
+    text = _read(Path(root) / "sys" / "class" / "dmi" / "id" / "chassis_type")
+    try:
+        return _CHASSIS.get(int((text or "").strip()))
+    except ValueError:
+        return None
+
+
+def read_instance_type(root: str | os.PathLike[str] = "/") -> str | None:
+    """The cloud instance type named by the DMI product name ("m5.large" on AWS), or None."""
+    text = (_read(Path(root) / "sys" / "class" / "dmi" / "id" / "product_name") or "").strip()
+    return text if _INSTANCE.match(text) else None
+
+
 def read_meminfo_gb(root: str | os.PathLike[str] = "/") -> float | None:
     """MemTotal from /proc/meminfo in GB (1e9 bytes), or None."""
     text = _read(Path(root) / "proc" / "meminfo")
@@ -196,6 +225,8 @@ def linux_spec(root: str | os.PathLike[str] = "/", *, allow_command: bool = True
         virtual=virtual,
         hypervisor=hypervisor,
         virt_method=method,
+        chassis=read_chassis(root),
+        instance_type=read_instance_type(root) if virtual else None,
     )
 
 
@@ -231,6 +262,7 @@ def macos_spec() -> MachineSpec:
         virtual=hypervisor,
         hypervisor="apple" if hypervisor else None,
         virt_method="sysctl kern.hv_vmm_present",
+        chassis="laptop" if "book" in (_sysctl("hw.model") or "").casefold() else None,
     )
 
 

@@ -12,6 +12,7 @@ import functools
 import os
 import re
 import unicodedata
+from typing import NamedTuple
 
 TABLE_FILE = "cpu_tdp.csv"
 
@@ -71,9 +72,9 @@ def key(name: str | None) -> str:
     return normalise(name).casefold()
 
 
-def _table_text() -> str:
+def _data_text(file: str) -> str:
     # straight from the package folder when it is one (importlib.resources alone costs ~10 ms to import)
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", TABLE_FILE)
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", file)
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
@@ -81,7 +82,11 @@ def _table_text() -> str:
         pass
     from importlib import resources
 
-    return resources.files("pytest_carbon.data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+    return resources.files("pytest_carbon.data").joinpath(file).read_text(encoding="utf-8")
+
+
+def _table_text() -> str:
+    return _data_text(TABLE_FILE)
 
 
 def _check_header(header: str) -> None:
@@ -102,43 +107,53 @@ def _table() -> dict[str, float]:
     return table
 
 
-@functools.cache
-def _rows() -> tuple[str, int]:
+def _sorted_rows(text: str, file: str, header: str) -> tuple[str, int]:
     # the table's text, ending in a line feed, and where its first row starts (after the header)
-    text = _table_text()
     header_end = text.find("\n")
+    first = text if header_end < 0 else text[:header_end]
+    if first.rstrip("\r") != header:
+        raise ValueError(f"unexpected header in {file}: {first!r}")
     if header_end < 0:  # a header and no row
-        _check_header(text)
         return "", 0
-    _check_header(text[:header_end])
     if not text.endswith("\n"):
         text += "\n"
     return text, header_end + 1
 
 
-def _tdp_of(folded: str) -> float | None:
-    """The TDP on the row whose case-folded name is ``folded``, found without parsing the table.
+@functools.cache
+def _rows() -> tuple[str, int]:
+    return _sorted_rows(_table_text(), TABLE_FILE, "name,tdp_w")
 
-    tools/build_cpu_table.py writes one row per case-folded name, sorted by it: a binary search
-    over the text reads about a dozen of the 4,800 lines (microseconds; parsing them all into a
-    dict first took milliseconds).
+
+def find_row(rows: str, low: int, folded: str) -> str | None:
+    """The line of a sorted table whose first field, case-folded, is ``folded``; found by bisection.
+
+    The build tools write one row per case-folded first field, sorted by it, with no comma or
+    quote inside a field: a binary search over the text reads about a dozen lines of a few
+    thousand (microseconds; parsing them all into a dict first took milliseconds).
     """
-    rows, low = _rows()
     high = len(rows)  # line starts in [low, high) are still candidates
     while low < high:
         middle = (low + high) // 2
         start = rows.rfind("\n", low, middle)
         start = low if start < 0 else start + 1
         end = rows.find("\n", start)
-        name, _, tdp_w = rows[start:end].rpartition(",")
-        here = name.casefold()
+        line = rows[start:end]
+        here = line.partition(",")[0].casefold()
         if here == folded:
-            return float(tdp_w)
+            return line
         if here < folded:
             low = end + 1
         else:
             high = start
     return None
+
+
+def _tdp_of(folded: str) -> float | None:
+    """The TDP on the row whose case-folded name is ``folded``, found without parsing the table."""
+    rows, low = _rows()
+    line = find_row(rows, low, folded)
+    return None if line is None else float(line.rpartition(",")[2])
 
 
 @functools.lru_cache(maxsize=256)
@@ -158,3 +173,106 @@ def lookup(name: str | None) -> tuple[str, float | None]:
 def table_size() -> int:
     """Number of CPU models in the shipped table."""
     return len(_table())
+
+
+FACTS_FILE = "cpu_facts.csv"
+FACTS_HEADER = "name,vendor,year,year_source,cores,threads,tdp_w"
+HOSTS_FILE = "cloud_hosts.csv"
+HOSTS_HEADER = "instance,provider,vcpu,memory_gb,host_cpu,host_sockets,host_threads_per_socket,host_ram_gb,checked"
+
+
+class CpuFacts(NamedTuple):
+    """What the facts table knows of one CPU model (None where it does not)."""
+
+    name: str
+    vendor: str
+    year: int | None
+    year_source: str
+    cores: int | None  # per socket
+    threads: int | None  # per socket
+    tdp_w: float | None
+
+
+class CloudHost(NamedTuple):
+    """The host platform of a cloud instance type."""
+
+    instance: str
+    provider: str
+    vcpu: int
+    memory_gb: float | None
+    host_cpu: str
+    host_sockets: int
+    host_threads_per_socket: int | None
+    host_ram_gb: float | None
+    checked: str  # what the build tool replaced or dropped, "" when nothing
+
+
+def _opt_int(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def _opt_float(text: str) -> float | None:
+    return float(text) if text else None
+
+
+@functools.cache
+def _facts_rows() -> tuple[str, int]:
+    return _sorted_rows(_data_text(FACTS_FILE), FACTS_FILE, FACTS_HEADER)
+
+
+@functools.cache
+def _hosts_rows() -> tuple[str, int]:
+    return _sorted_rows(_data_text(HOSTS_FILE), HOSTS_FILE, HOSTS_HEADER)
+
+
+def _facts_line(folded: str) -> CpuFacts | None:
+    rows, low = _facts_rows()
+    line = find_row(rows, low, folded)
+    if line is None:
+        return None
+    name, vendor, year, year_source, cores, threads, tdp_w = line.split(",")
+    return CpuFacts(name, vendor, _opt_int(year), year_source, _opt_int(cores), _opt_int(threads), _opt_float(tdp_w))
+
+
+@functools.lru_cache(maxsize=256)
+def cpu_facts(name: str | None) -> CpuFacts | None:
+    """The facts table's row for this CPU model as a machine reports it, or None."""
+    normal = normalise(name)
+    if not normal:
+        return None
+    found = _facts_line(normal.casefold())
+    if found is None:
+        bare = _AMD_FAMILY.sub("", normal)
+        if bare != normal:
+            found = _facts_line(bare.casefold())
+    return found
+
+
+def instance_key(name: str | None) -> str:
+    """An instance type's lookup key: case-folded, without Azure's "Standard_" prefix."""
+    text = (name or "").strip().casefold()
+    return text.removeprefix("standard_")
+
+
+@functools.lru_cache(maxsize=64)
+def cloud_host(instance: str | None) -> CloudHost | None:
+    """The host platform of a cloud instance type ("m5.large", "Standard_D4ads_v5"), or None."""
+    folded = instance_key(instance)
+    if not folded or "," in folded:
+        return None
+    rows, low = _hosts_rows()
+    line = find_row(rows, low, folded)
+    if line is None:
+        return None
+    key_, provider, vcpu, memory, host_cpu, sockets, threads, host_ram, checked = line.split(",")
+    return CloudHost(
+        key_,
+        provider,
+        int(vcpu),
+        _opt_float(memory),
+        host_cpu,
+        int(sockets),
+        _opt_int(threads),
+        _opt_float(host_ram),
+        checked,
+    )

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_carbon.probes.bands import band_text
 from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
 
 CSS = """
@@ -267,7 +268,7 @@ def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str
         cards(
             [
                 ("CO2e", format_co2(co2_g)),
-                ("energy", format_energy(energy_j)),
+                ("energy", format_energy(energy_j) + band_text(session.get("band"))),
                 ("duration", f"{float(session.get('duration_s') or 0.0):.2f} s"),
                 ("tests", str(len(tests))),
                 ("failed", str(failed)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pytest_carbon.probes.bands import band_text, probe_band_text
 from pytest_carbon.reports.json import write_text_atomic
 from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
 
@@ -40,7 +41,9 @@ def _how(report: dict[str, Any]) -> str:
     parts = []
     for probe in (report.get("machine") or {}).get("probes", []):
         how = "measured" if probe.get("measured") else "estimated"
-        parts.append(f"{escape(str(probe.get('name')))} ({escape(', '.join(probe.get('components', [])))}: {how})")
+        band = probe_band_text(probe)
+        comps = escape(", ".join(probe.get("components", [])))
+        parts.append(f"{escape(str(probe.get('name')))} ({comps}: {how}{band})")
     return "; ".join(parts) or "no energy probe (figures are 0)"
 
 
@@ -220,7 +223,8 @@ def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
         "",
         f"- **Tests**: {len(tests)} over {session['duration_s']:.2f} s"
         + ("" if report.get("complete", True) else " (incomplete: the session was cut short)"),
-        f"- **Energy**: {format_energy(session['energy_j'])}: tests {format_energy(session['tests_energy_j'])}, "
+        f"- **Energy**: {format_energy(session['energy_j'])}{band_text(session.get('band'))}: "
+        f"tests {format_energy(session['tests_energy_j'])}, "
         f"remainder (collection, plugin work, gaps) {format_energy(session['unattributed_energy_j'])}; "
         f"scope {escape(str(report.get('scope')))}",
         f"- **Region**: {_region(report.get('region') or {})}",
