@@ -111,9 +111,7 @@ class CarbonSession:
         # a passed set-up leaves the test unfinished on the controller until its call reports
         # (--setup-only and --setup-plan have no call)
         self._unfinished = (
-            "passed"
-            if config.getoption("setuponly", False) or config.getoption("setupplan", False)
-            else "interrupted"
+            "passed" if config.getoption("setuponly", False) or config.getoption("setupplan", False) else "interrupted"
         )
         #: (test index, figures) of the test that just ended, for the xdist worker's report
         self.last_figures: tuple[int, dict[str, Any]] | None = None
