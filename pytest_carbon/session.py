@@ -313,7 +313,7 @@ class CarbonSession:
         if controller and isinstance(received, dict):
             self.received[index] = received
         outcomes = self.tests.outcomes
-        if report.outcome == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
             attempts = self.tests.attempts
             attempts[index] = attempts.get(index, 1) + 1
             outcomes[index] = "passed"
