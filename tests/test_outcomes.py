@@ -411,3 +411,50 @@ def test_history_counts_errors_apart_from_failures(
     assert main(["history", "--store", str(store), "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)
     assert (run["test_count"], run["failed_count"], run["error_count"]) == (7, 4, 2)
+
+
+# ---------------------------------------------------------------------------- pytest-timeout
+
+SLOW = """
+import time
+
+
+def test_quick():
+    pass
+
+
+def test_slow():
+    time.sleep(30)
+"""
+
+
+def test_timeout_thread_method_ends_as_without_carbon_and_names_the_sampler(
+    carbon_pytester: pytest.Pytester,
+) -> None:
+    """pytest-timeout's thread method ends the process at once: no report, pytest's exit code kept."""
+    pytest.importorskip("pytest_timeout")
+    carbon_pytester.makepyfile(SLOW)
+    args = ("-p", "no:randomly", "--timeout=1", "--timeout-method=thread")
+    plain = carbon_pytester.runpytest_subprocess(*args)
+    path = carbon_pytester.path / "carbon.json"
+    metered = carbon_pytester.runpytest_subprocess(*args, "--carbon", f"--carbon-json={path}", "--carbon-store=off")
+    assert metered.ret == plain.ret != 0
+    assert not path.exists()  # documented: use the signal method, or xdist, to keep the report
+    dump = metered.stdout.str() + metered.stderr.str()
+    assert "Stack of pytest-carbon-sampler" in dump
+
+
+def test_timeout_signal_method_keeps_the_report(carbon_pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_timeout")
+    carbon_pytester.makepyfile(SLOW)
+    path = carbon_pytester.path / "carbon.json"
+    result = carbon_pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--timeout=1", "--timeout-method=signal", "--carbon", f"--carbon-json={path}"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    report = load_report(path)
+    assert report["complete"] is True
+    assert {t["nodeid"].split("::")[-1]: t["outcome"] for t in report["tests"]} == {
+        "test_quick": "passed",
+        "test_slow": "failed",
+    }
