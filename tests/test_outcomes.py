@@ -285,6 +285,7 @@ import pytest
 def test_s(n):
     time.sleep(0.02)
     if n == 40:
+        time.sleep(0.5)  # the controller has this test's set-up report by now
         os.killpg(os.getpgid(0), signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
         time.sleep(5)
 """
