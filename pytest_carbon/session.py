@@ -324,7 +324,7 @@ class CarbonSession:
             counts[0] += 1
             if report.failed:
                 counts[1] += 1
-                if current in ("passed", "xpassed"):
+                if current in ("passed", "xpassed", "interrupted"):  # interrupted: call not reported yet
                     outcomes[index] = "failed"
             return
         outcome = _outcome_of(report)

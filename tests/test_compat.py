@@ -245,6 +245,8 @@ def test_outcomes_exit_codes_and_warnings_are_pytests_own(pytester: pytest.Pytes
     assert outcomes["test_passes_on_rerun"] == "passed"
     assert outcomes["test_fails_every_attempt"] == "failed"
     assert outcomes["test_subtests"] == "failed"
+    (subtests,) = [t["subtests"] for t in report["tests"] if t["nodeid"].endswith("::test_subtests")]
+    assert subtests == {"count": 3, "failed": 1}
     assert outcomes["test_setup_error"] == outcomes["test_teardown_error"] == "error"
     assert (outcomes["test_xfails"], outcomes["test_xpasses"]) == ("xfailed", "xpassed")
     assert all(t["energy_j"] > 0 for t in report["tests"] if t["outcome"] != "skipped")
