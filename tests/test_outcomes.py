@@ -83,6 +83,17 @@ def test_tracebacks_are_the_same_with_and_without_carbon(pytester: pytest.Pytest
     assert "the set-up fails" in plain.stdout.str() and "the tear-down fails" in plain.stdout.str()
 
 
+def test_tracebacks_from_an_xdist_worker_are_the_same(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(FIXTURES)
+    pytester.makepyfile(FAILING_PHASES)
+    args = ["-p", "no:randomly", "-n", "1"]  # one worker: the sections come in the tests' order
+    plain = pytester.runpytest_subprocess(*args)
+    metered = pytester.runpytest_subprocess(*args, "--carbon", "--carbon-store=off", "--carbon-region=FR")
+    metered.assert_outcomes(passed=1, failed=1, errors=2)
+    assert "pytest_carbon" not in metered.stdout.str()
+    assert _pytest_part(metered.stdout.str()) == _pytest_part(plain.stdout.str())
+
+
 # ---------------------------------------------------------------------------- reruns
 
 RERUN_TESTS = """
