@@ -258,9 +258,15 @@ def test_third():
 def test_ctrl_c_leaves_the_running_test_interrupted(carbon_pytester: pytest.Pytester) -> None:
     carbon_pytester.makepyfile(INTERRUPTED_SERIAL)
     path = carbon_pytester.path / "carbon.json"
-    result = carbon_pytester.runpytest_subprocess("-p", "no:randomly", "--carbon", f"--carbon-json={path}")
+    junit = carbon_pytester.path / "carbon-junit.xml"
+    result = carbon_pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--carbon", f"--carbon-json={path}", f"--carbon-junit={junit}"
+    )
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.assert_outcomes(passed=7)
+    (case,) = [c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name") == "test_s[7]"]
+    (skipped,) = case.iter("skipped")
+    assert "interrupted" in skipped.get("message", "")
     report = load_report(path)
     jsonschema.validate(report, schema())
     assert report["complete"] is False
