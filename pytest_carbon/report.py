@@ -79,6 +79,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     extra = [comp for comp in by_comp if comp not in COMPONENTS]
     controller = session.role == "controller"
     subtests = records.subtests
+    attempts = records.attempts
     rows = enumerate(
         zip(
             records.nodeids,
@@ -135,6 +136,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
         if index in subtests:
             count, failed = subtests[index]
             entry["subtests"] = {"count": count, "failed": failed}
+        if index in attempts:
+            entry["attempts"] = attempts[index]
         append(entry)
     session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)
@@ -145,7 +148,12 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             + (" ..." if len(no_figures) > 5 else "")
         )
     for worker, why in sorted(session.dead_workers.items()):
-        missing.append(f"worker {worker} died ({why}); its tests finished before that keep their figures")
+        lost = session.lost_tests.get(worker)
+        during = f" while running {', '.join(lost)} (reported failed, as pytest reports it)" if lost else ""
+        missing.append(
+            f"worker {worker} died ({why}){during}; the report is incomplete; its tests finished before that "
+            "keep their figures"
+        )
     totals = _merge_workers(session, totals)
     meter = session.meter
     if meter is not None:

@@ -21,6 +21,10 @@ SESSION_KEY = pytest.StashKey["CarbonSession"]()
 #: the artefact options that may name standard output ("-")
 STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
+#: the JUnit properties last added to an item, and the test's energy and CO2e at that point
+JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
+#: what ends a session from inside a phase (Ctrl-C, pytest.exit): the phase never reports
+_STOPS = (KeyboardInterrupt, pytest.exit.Exception)
 
 
 class TestRecords:
@@ -32,7 +36,7 @@ class TestRecords:
     """
 
     __test__ = False  # not a test class, for pytest's collection
-    __slots__ = ("files", "lines", "nodeids", "outcomes", "subtests", "workers")
+    __slots__ = ("attempts", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
 
     def __init__(self) -> None:
         self.nodeids: list[str] = []
@@ -42,6 +46,8 @@ class TestRecords:
         self.outcomes: list[str] = []
         #: test index -> [subtests reported, subtests failed], for the tests that had subtests
         self.subtests: dict[int, list[int]] = {}
+        #: test index -> how many times it ran, for the tests that were rerun (pytest-rerunfailures)
+        self.attempts: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.nodeids)
@@ -106,6 +112,13 @@ class CarbonSession:
         self.received: dict[int, dict[str, Any]] = {}
         self.worker_outputs: dict[str, dict[str, Any]] = {}
         self.dead_workers: dict[str, str] = {}
+        #: worker id -> the tests that were running when it died (xdist reports them failed)
+        self.lost_tests: dict[str, list[str]] = {}
+        # a passed set-up leaves the test unfinished on the controller until its call reports
+        # (--setup-only and --setup-plan have no call)
+        self._unfinished = (
+            "passed" if config.getoption("setuponly", False) or config.getoption("setupplan", False) else "interrupted"
+        )
         #: (test index, figures) of the test that just ended, for the xdist worker's report
         self.last_figures: tuple[int, dict[str, Any]] | None = None
         self.perf_started = time.perf_counter()
@@ -238,6 +251,7 @@ class CarbonSession:
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        __tracebackhide__ = True  # the test's own errors pass through: no frame of the plugin in them
         index = self._index(item)
         meter = self.meter
         assert meter is not None
@@ -246,22 +260,30 @@ class CarbonSession:
         meter.begin_phase(index == 0)
         try:
             return (yield)
+        except _STOPS:
+            self.tests.outcomes[index] = "interrupted"
+            raise
         finally:
             meter.end_phase(index, False)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        __tracebackhide__ = True
         index = self._index(item)
         meter = self.meter
         assert meter is not None
         meter.begin_phase(False)
         try:
             return (yield)
+        except _STOPS:  # no call report follows: pytest counts the test neither passed nor failed
+            self.tests.outcomes[index] = "interrupted"
+            raise
         finally:
             meter.end_phase(index, True)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        __tracebackhide__ = True
         index = self._index(item)
         meter = self.meter
         assert meter is not None
@@ -276,8 +298,21 @@ class CarbonSession:
                 fig = self.figures_now(item)
                 self.last_figures = (index, fig)
                 if self._junit:
-                    item.user_properties.append(("energy_j", f"{fig['energy_j']:.6g}"))
-                    item.user_properties.append(("co2_g", f"{fig['co2_g']:.6g}"))
+                    self._junit_properties(item, fig)
+
+    @staticmethod
+    def _junit_properties(item: pytest.Item, fig: Mapping[str, Any]) -> None:
+        """Give pytest's --junitxml this attempt's figures: a rerun replaces the earlier attempt's."""
+        energy_j, co2_g = fig["energy_j"], fig["co2_g"]
+        earlier = item.stash.get(JUNIT_KEY, None)
+        attempt_j, attempt_g = energy_j, co2_g
+        if earlier is not None:  # a rerun (the test's figures add up its attempts)
+            shown, before_j, before_g = earlier
+            item.user_properties[:] = [p for p in item.user_properties if all(p is not s for s in shown)]
+            attempt_j, attempt_g = max(energy_j - before_j, 0.0), max(co2_g - before_g, 0.0)
+        shown = (("energy_j", f"{attempt_j:.6g}"), ("co2_g", f"{attempt_g:.6g}"))
+        item.user_properties.extend(shown)
+        item.stash[JUNIT_KEY] = (shown, energy_j, co2_g)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if (
@@ -299,24 +334,31 @@ class CarbonSession:
         if controller and isinstance(received, dict):
             self.received[index] = received
         outcomes = self.tests.outcomes
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
+            attempts = self.tests.attempts
+            attempts[index] = attempts.get(index, 1) + 1
+            outcomes[index] = "passed"
+            return
         current = outcomes[index]
         if type(report).__name__ == "SubtestReport":
             counts = self.tests.subtests.setdefault(index, [0, 0])
             counts[0] += 1
             if report.failed:
                 counts[1] += 1
-                if current in ("passed", "xpassed"):
+                if current in ("passed", "xpassed", "interrupted"):  # interrupted: call not reported yet
                     outcomes[index] = "failed"
             return
         outcome = _outcome_of(report)
         if report.when == "setup":
-            outcomes[index] = outcome
+            outcomes[index] = self._unfinished if controller and outcome == "passed" else outcome
         elif report.when == "call":
             if not (current == "failed" and outcome == "passed"):
                 outcomes[index] = outcome
         elif str(report.when) not in ("setup", "call", "teardown"):
             # xdist reports a crashed worker's unfinished test with when="???"
             outcomes[index] = "failed"
+            if worker is not None:
+                self.lost_tests.setdefault(worker, []).append(report.nodeid)
         elif outcome == "error" and current in ("passed", "xpassed", "xfailed"):
             outcomes[index] = "error"
 
@@ -441,7 +483,7 @@ class CarbonSession:
         self.report = build_report(
             self,
             totals,
-            complete=ran_all and not interrupted and not session.shouldstop,
+            complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
             exit_status=int(exitstatus),
         )
         self._gate_facts(self.report)

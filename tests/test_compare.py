@@ -13,12 +13,14 @@ from pytest_carbon.calibrate import NOMINAL_S
 from pytest_carbon.compare import (
     REFERENCE_W,
     baseline_of,
-    compare,
     comparable,
+    compare,
     holm,
     log_spread,
     moderated,
     p_increase,
+)
+from pytest_carbon.compare import (
     test_figures as figures_of,
 )
 
@@ -125,7 +127,7 @@ def test_confirmations_replace_the_screening_figure() -> None:
     looks = compare(runs[:5], new, threshold=0.15)
     assert NAMES[35] in [d.subject for d in looks.regressions]
     # measured again three times, it is its usual self: not a regression
-    usual = [e["cpu_time_s"] for e in runs[4]["tests"] if e["nodeid"] == NAMES[35]][0]
+    usual = next(e["cpu_time_s"] for e in runs[4]["tests"] if e["nodeid"] == NAMES[35])
     entry["confirmations"] = {"cpu_time_s": [usual, usual * 1.02, usual * 0.98], "reason": "regression"}
     confirmed = compare(runs[:5], new, threshold=0.15)
     delta = next(d for d in confirmed.tests if d.subject == NAMES[35])

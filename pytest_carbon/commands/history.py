@@ -30,9 +30,23 @@ def _line(run: dict[str, Any]) -> str:
     return (
         f"{run['started_at'] or '?':<20}  {run['project'][:24]:<24}  {(run['branch'] or '-')[:20]:<20}  {commit:<10}  "
         f"{format_co2(run['co2_g'] or 0.0):>10}  {format_energy(run['energy_j'] or 0.0):>10}  "
-        f"{run['test_count'] or 0:>6} tests  {run['failed_count'] or 0:>4} failed  "
+        f"{run['test_count'] or 0:>6} tests  {run['failed_count'] or 0:>4} failed  {run['error_count']:>4} errors  "
         f"{run['region_code'] or 'unknown'}{state}"
     )
+
+
+def _split_errors(store: Any, runs: list[dict[str, Any]]) -> None:
+    """Count errors apart from failures, as pytest does (the runs' ``failed_count`` holds both)."""
+    ids = [run["id"] for run in runs]
+    errors: dict[str, int] = {}
+    for start in range(0, len(ids), 500):  # within any database's limit of query parameters
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT run_id, COUNT(*) FROM tests WHERE outcome = 'error' AND run_id IN ({marks}) GROUP BY run_id"
+        errors.update((str(run_id), int(count)) for run_id, count in store._query(store._sql(sql), chunk))
+    for run in runs:
+        run["error_count"] = errors.get(run["id"], 0)
+        run["failed_count"] = max((run["failed_count"] or 0) - run["error_count"], 0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.limit or None,
                 organisation=args.organisation,
             )
+            _split_errors(store, runs)
             where = store.where
     except NoHistory as err:
         print("[]" if args.json else f"no stored runs: {err}")

@@ -1,7 +1,8 @@
 """JUnit XML of the carbon figures, written with the junit-xml package.
 
 One ``testcase`` per test, carrying ``energy_j`` and ``co2_g`` (and the exact node id) as
-properties; a test over its budget (mode fail) or a regression beyond the compare threshold is a
+properties (a rerun test: one testcase, its last attempt's outcome, the figures of all its attempts
+and an ``attempts`` property); a test over its budget (mode fail) or a regression beyond the compare threshold is a
 ``failure`` of type ``carbon-budget`` or ``carbon-regression``, so CI test tabs show it. The
 session's own budget or regression is a testcase named ``session`` in the class ``pytest-carbon``.
 """
@@ -46,6 +47,8 @@ def _properties(entry: dict[str, Any]) -> dict[str, str]:
         "dynamic_energy_j": f"{entry.get('dynamic_energy_j', 0.0):.6g}",
         "cpu_time_s": f"{entry.get('cpu_time_s', 0.0):.6g}",
     }
+    if entry.get("attempts"):  # a rerun test: one testcase, its last attempt's outcome, all attempts' figures
+        props["attempts"] = str(entry["attempts"])
     budget = entry.get("budget")
     if budget:
         props["carbon_budget"] = str(budget.get("limit"))
@@ -81,6 +84,8 @@ def build_xml(report: dict[str, Any], suite_name: str = "pytest-carbon") -> ET.E
             case.add_error_info(message="test errored")
         elif outcome in ("skipped", "xfailed"):
             case.add_skipped_info(message=str(outcome))
+        elif outcome == "interrupted":
+            case.add_skipped_info(message="interrupted: the session ended during this test")
         budget = entry.get("budget") or {}
         if budget.get("status") == "exceeded" and budget.get("mode", "fail") == "fail":
             case.add_failure_info(message=_clean(str(budget.get("text"))), failure_type="carbon-budget")
