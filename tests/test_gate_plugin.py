@@ -158,7 +158,7 @@ def test_baseline_regression(carbon_pytester: pytest.Pytester) -> None:
     assert report["comparison"]["failed"] is True
     report_only = run(carbon_pytester, f"--carbon-compare={base_path}", "--carbon-compare-metric=energy")
     assert report_only.ret == 0
-    report_only.stdout.fnmatch_lines(["session: * regression"])
+    report_only.stdout.fnmatch_lines(["session: * regression, significant*"])
 
 
 def test_bad_baseline_and_bad_budget_are_usage_errors(carbon_pytester: pytest.Pytester) -> None:
