@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from faults import fill, mounted
+from reportdata import make_report
 
 from pytest_carbon.cli import main
 from pytest_carbon.store import SCHEMA_VERSION, open_store
@@ -208,6 +209,8 @@ def test_json_on_stdout_is_the_whole_report(suite: pytest.Pytester) -> None:
 def test_full_disk_fails_the_run_keeps_the_report_and_push_stores_this_run(suite: pytest.Pytester) -> None:
     disk = suite.path / "disk"
     with mounted(disk, "tmpfs", "size=256k"):
+        previous = make_report(run_id="0" * 32)
+        (disk / "r.json").write_text(json.dumps(previous))  # the report of an earlier run
         filler = fill(disk)
         result = run(suite, f"--carbon-json={disk}/r.json", f"--carbon-store={disk}/h.sqlite")
         out = result.stdout.str()
@@ -220,7 +223,10 @@ def test_full_disk_fails_the_run_keeps_the_report_and_push_stores_this_run(suite
         # the history hint names the file that holds this run
         assert "history: this run was NOT stored: " in out
         assert f"`pytest-carbon store push {saved}` can store it later" in out
-        assert not (disk / "r.json").exists() or (disk / "r.json").stat().st_size == 0
+        # the earlier report is whole and still the earlier one: the hint must not name it
+        assert json.loads((disk / "r.json").read_text())["run"]["id"] == "0" * 32
+        assert report["run"]["id"] != "0" * 32
+        assert f"store push {disk}/r.json" not in out
         if (disk / "h.sqlite").exists():
             assert history_is_whole(disk / "h.sqlite") == []
         filler.unlink()  # space again: the hint works and stores this very run
