@@ -348,3 +348,27 @@ def test_store_of_a_run_is_whole_or_absent_after_a_good_run(suite: pytest.Pytest
     assert ids == [report_at(suite.path / "r.json")["run"]["id"]]
     with open_store(None, suite.path, read_only=True) as store:
         assert len(store.tests(ids[0])) == 3
+
+
+def test_default_history_that_cannot_be_made_keeps_the_run(suite: pytest.Pytester) -> None:
+    """The default location is not refused at start-up: the run goes on, and a file holds it."""
+    (suite.path / ".carbon").write_text("a file where the history's folder would be")
+    result = run(suite)
+    out = result.stdout.str()
+    assert result.ret == 0
+    assert "history: this run was NOT stored: cannot create the folder of the history" in out
+    saved = fallback_of(result)
+    assert saved.parent == suite.path / "tmp"
+    report_at(saved)
+
+
+def test_under_xdist_the_controller_fails_the_run_and_keeps_the_report(suite: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    node = device(suite.path / "full", FULL)
+    result = run(suite, "-n", "2", f"--carbon-json={node}", "--carbon-junit=j.xml")
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert out.count("could not write the JSON report") == 1  # the controller alone writes
+    report_at(fallback_of(result))
+    assert (suite.path / "j.xml").is_file()
+    assert_device(node, FULL)
