@@ -21,7 +21,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -275,6 +274,8 @@ def write_text(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
     if target.is_symlink():
         raise OSError(errno.ELOOP, "a loop of symbolic links", name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here: the start-up checks of an artefact option need none of it
+
     mode = stat.S_IMODE(found.st_mode) if found is not None else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from faults import fill, mounted
+from reportdata import make_report
 
 from pytest_carbon.cli import main
 from pytest_carbon.store import SCHEMA_VERSION, open_store
@@ -208,6 +209,8 @@ def test_json_on_stdout_is_the_whole_report(suite: pytest.Pytester) -> None:
 def test_full_disk_fails_the_run_keeps_the_report_and_push_stores_this_run(suite: pytest.Pytester) -> None:
     disk = suite.path / "disk"
     with mounted(disk, "tmpfs", "size=256k"):
+        previous = make_report(run_id="0" * 32)
+        (disk / "r.json").write_text(json.dumps(previous))  # the report of an earlier run
         filler = fill(disk)
         result = run(suite, f"--carbon-json={disk}/r.json", f"--carbon-store={disk}/h.sqlite")
         out = result.stdout.str()
@@ -220,7 +223,10 @@ def test_full_disk_fails_the_run_keeps_the_report_and_push_stores_this_run(suite
         # the history hint names the file that holds this run
         assert "history: this run was NOT stored: " in out
         assert f"`pytest-carbon store push {saved}` can store it later" in out
-        assert not (disk / "r.json").exists() or (disk / "r.json").stat().st_size == 0
+        # the earlier report is whole and still the earlier one: the hint must not name it
+        assert json.loads((disk / "r.json").read_text())["run"]["id"] == "0" * 32
+        assert report["run"]["id"] != "0" * 32
+        assert f"store push {disk}/r.json" not in out
         if (disk / "h.sqlite").exists():
             assert history_is_whole(disk / "h.sqlite") == []
         filler.unlink()  # space again: the hint works and stores this very run
@@ -342,3 +348,27 @@ def test_store_of_a_run_is_whole_or_absent_after_a_good_run(suite: pytest.Pytest
     assert ids == [report_at(suite.path / "r.json")["run"]["id"]]
     with open_store(None, suite.path, read_only=True) as store:
         assert len(store.tests(ids[0])) == 3
+
+
+def test_default_history_that_cannot_be_made_keeps_the_run(suite: pytest.Pytester) -> None:
+    """The default location is not refused at start-up: the run goes on, and a file holds it."""
+    (suite.path / ".carbon").write_text("a file where the history's folder would be")
+    result = run(suite)
+    out = result.stdout.str()
+    assert result.ret == 0
+    assert "history: this run was NOT stored: cannot create the folder of the history" in out
+    saved = fallback_of(result)
+    assert saved.parent == suite.path / "tmp"
+    report_at(saved)
+
+
+def test_under_xdist_the_controller_fails_the_run_and_keeps_the_report(suite: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    node = device(suite.path / "full", FULL)
+    result = run(suite, "-n", "2", f"--carbon-json={node}", "--carbon-junit=j.xml")
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert out.count("could not write the JSON report") == 1  # the controller alone writes
+    report_at(fallback_of(result))
+    assert (suite.path / "j.xml").is_file()
+    assert_device(node, FULL)
