@@ -365,3 +365,26 @@ def test_unknown_cpu_is_said() -> None:
     probe.start()
     notes = probe.describe()["notes"]
     assert any("not in the TDP table" in n and "W per thread" in n for n in notes)
+
+
+@pytest.mark.parametrize("load", [0.0, 0.05, 0.37, 0.5, 0.999, 1.0])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SPEC,
+        MachineSpec("Apple M2", "Apple", 1, 8, 8, 16.0, False, None, "sysctl kern.hv_vmm_present"),
+        MachineSpec("AMD EPYC 7763 64-Core Processor", "AuthenticAMD", 2, 128, 256, 1024.0, False, None, "x"),
+    ],
+    ids=["vm", "apple", "server"],
+)
+def test_probe_reads_the_model_at_any_load(spec: MachineSpec, load: float) -> None:
+    """The probe interpolates the tenths it worked out at start: the total is the model's exactly."""
+    probe = ModelProbe(spec=spec)
+    probe.start()
+    parts = {r.component: r for r in probe.read(MachineLoad(2.0, 0.0, load, spec.threads, 1.0))}
+    model = estimate(
+        spec.cpu_model, spec.threads, spec.sockets, spec.ram_gb, load, virtual=bool(spec.virtual), chassis=None
+    )
+    total_j = sum(r.energy_j for r in parts.values())
+    assert total_j == pytest.approx(model.total_w * 2.0, rel=1e-9)
+    assert parts["ram"].energy_j == pytest.approx(model.ram_w * 2.0, rel=0.02, abs=1e-9)

@@ -577,6 +577,7 @@ class ModelProbe(Probe):
         self.components = tuple(components)
         self._spec = spec
         self._idle: Estimate | None = None
+        self._curve: tuple[tuple[float, float], ...] | None = None
 
     @property
     def spec(self) -> MachineSpec:
@@ -603,24 +604,41 @@ class ModelProbe(Probe):
         except ModelInputError as err:
             raise ProbeError(f"the power model cannot describe this machine: {err}") from err
 
+    def _points(self) -> tuple[tuple[float, float], ...]:
+        # (cpu_w, ram_w) at 0, 10, ..., 100 % load: worked out once. The total is linear in load
+        # between tenths in every class (the load curve's and the TDP fractions' points are
+        # tenths), so interpolating them gives the model's total exactly at any load; only the
+        # split between CPU and memory inside a tenth is interpolated.
+        if self._curve is None:
+            self._idle = self._idle or self._estimate(0.0)
+            self._curve = tuple(
+                (e.cpu_w, e.ram_w) for e in (self._idle, *(self._estimate(i / 10) for i in range(1, 11)))
+            )
+        return self._curve
+
     def start(self) -> None:
-        """Load the coefficients and work out the idle power once."""
+        """Load the coefficients and work out the machine's power at each tenth of load once."""
         coefficients()
-        self._idle = self._estimate(0.0)
+        self._points()
 
     def read(self, load: MachineLoad) -> list[ComponentEnergy]:
         """Static (idle) and dynamic energy of each component over the interval."""
-        idle = self._idle if self._idle is not None else self._estimate(0.0)
-        self._idle = idle
-        now = self._estimate(load.cpu_load)
+        points = self._points()
+        u = load.cpu_load
+        pos = (min(max(u, 0.0), 1.0) if math.isfinite(u) else 0.0) * 10
+        low = min(int(pos), 9)
+        frac = pos - low
+        (cpu_a, ram_a), (cpu_b, ram_b) = points[low], points[low + 1]
+        cpu_w = cpu_a + (cpu_b - cpu_a) * frac
+        ram_w = ram_a + (ram_b - ram_a) * frac
         d = max(load.duration_s, 0.0)
         out: list[ComponentEnergy] = []
         for component in self.components:
             if component == "cpu":
-                static_w = idle.idle_w - idle.ram_w
-                dynamic_w = max(0.0, now.cpu_w - static_w)
+                static_w = points[0][0]
+                dynamic_w = max(0.0, cpu_w - static_w)
             else:
-                static_w, dynamic_w = now.ram_w, 0.0
+                static_w, dynamic_w = ram_w, 0.0
             out.append(ComponentEnergy(component, static_w * d, dynamic_w * d, False, self.name))
         return out
 
