@@ -330,7 +330,8 @@ def test_probe_static_and_dynamic() -> None:
     assert busy["cpu"].static_j == pytest.approx(idle["cpu"].static_j)
     assert busy["cpu"].dynamic_j > busy["cpu"].static_j
     full = estimate(SPEC.cpu_model, 2, 1, 8.0, 1.0, virtual=True)
-    assert busy["ram"].static_j == pytest.approx(full.ram_w * 2.0) and busy["ram"].dynamic_j == 0.0
+    assert busy["ram"].energy_j == pytest.approx(full.ram_w * 2.0)
+    assert busy["ram"].static_j == pytest.approx(idle["ram"].static_j) and idle["ram"].dynamic_j == 0.0
     assert busy["cpu"].energy_j + busy["ram"].energy_j == pytest.approx(full.total_w * 2.0)
     assert all(not r.measured and r.probe == "model" for r in busy.values())
     desc = probe.describe()

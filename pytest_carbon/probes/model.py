@@ -637,8 +637,9 @@ class ModelProbe(Probe):
             if component == "cpu":
                 static_w = points[0][0]
                 dynamic_w = max(0.0, cpu_w - static_w)
-            else:
-                static_w, dynamic_w = ram_w, 0.0
+            else:  # memory's idle draw is static, what it draws above that at this load dynamic
+                static_w = points[0][1]
+                dynamic_w = max(0.0, ram_w - static_w)
             out.append(ComponentEnergy(component, static_w * d, dynamic_w * d, False, self.name))
         return out
 
