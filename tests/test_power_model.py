@@ -389,3 +389,13 @@ def test_probe_reads_the_model_at_any_load(spec: MachineSpec, load: float) -> No
     total_j = sum(r.energy_j for r in parts.values())
     assert total_j == pytest.approx(model.total_w * 2.0, rel=1e-9)
     assert parts["ram"].energy_j == pytest.approx(model.ram_w * 2.0, rel=0.02, abs=1e-9)
+
+
+def test_vendor_and_year_given_are_used() -> None:
+    amd = estimate(None, 64, 2, 256, 0.0, 180.0, vendor=" AMD ", year=2018, machine_class="server")
+    intel = estimate(None, 64, 2, 256, 0.0, 180.0, vendor="intel", year=2018, machine_class="server")
+    assert amd.vendor == "amd" and amd.total_w > intel.total_w  # AMD servers idle higher in the calibration
+    old = estimate(None, 64, 2, 256, 0.0, 180.0, vendor="intel", year=1999, machine_class="server")
+    assert old.year == 1999 and old.year_used == 2006 and any("older than the calibration" in n for n in old.notes)
+    arm = estimate(None, 64, 1, 256, 0.0, 180.0, vendor="arm", machine_class="server")
+    assert any("no calibration for vendor 'arm'" in n for n in arm.notes)

@@ -432,6 +432,7 @@ def estimate(
     host_args = {"host_threads": host_threads, "host_sockets": host_sockets, "host_ram_gb": host_ram_gb}
     _check_extra(machine_class, year, vendor, {**host_args, "instance": instance})
     m = coefficients()
+    vendor = vendor.strip().casefold() or None if vendor is not None else None
     notes: list[str] = []
     cloud: CloudHost | None = cloud_host(instance) if instance else None
     if instance and cloud is None:
