@@ -399,3 +399,18 @@ def test_vendor_and_year_given_are_used() -> None:
     assert old.year == 1999 and old.year_used == 2006 and any("older than the calibration" in n for n in old.notes)
     arm = estimate(None, 64, 1, 256, 0.0, 180.0, vendor="arm", machine_class="server")
     assert any("no calibration for vendor 'arm'" in n for n in arm.notes)
+
+
+def test_hardware_newer_than_the_calibration_idles_at_the_cited_fraction_at_least() -> None:
+    newer = _shipped()["server"]["newer"]
+    assert newer["after_year"] == 2018 and newer["idle_fraction_floor"] == 0.21
+    args = (None, 160, 2, 512)
+    for year in (2019, 2023):
+        idle = estimate(*args, 0.0, 270.0, vendor="intel", year=year, machine_class="server")
+        full = estimate(*args, 1.0, 270.0, vendor="intel", year=year, machine_class="server")
+        assert idle.total_w == pytest.approx(0.21 * full.total_w)
+        assert any("idle raised to 0.21 of full load" in n for n in idle.notes)
+    at_2018 = estimate(*args, 0.0, 270.0, vendor="intel", year=2018, machine_class="server")
+    full_2018 = estimate(*args, 1.0, 270.0, vendor="intel", year=2018, machine_class="server")
+    assert at_2018.total_w < 0.21 * full_2018.total_w  # the calibration's own newest idle lower
+    assert not any("idle raised" in n for n in at_2018.notes)

@@ -227,6 +227,15 @@ def server_power_w(
         notes.append("full-load power held at the ceiling (TDP x sockets, memory and platform)")
         full = ceiling
         idle = min(idle, ceiling)
+    newer = server.get("newer")
+    if newer and year > newer["after_year"] and idle < newer["idle_fraction_floor"] * full:
+        # hardware newer than the calibration idles at a larger fraction of its full load than the
+        # calibration's newest did: its idle is at least the cited median fraction
+        idle = newer["idle_fraction_floor"] * full
+        notes.append(
+            f"idle raised to {newer['idle_fraction_floor']:g} of full load, the median for hardware "
+            f"from {newer['after_year']} on ({newer['source']})"
+        )
     step = curve(load, server["shape"])
     total = idle + (full - idle) * step
     # the memory part: the memory term's share of the unbounded model at this load
