@@ -39,7 +39,7 @@ class Confirmer:
         time_fraction: float,
         baseline: Baseline | None = None,
         threshold: float = 0.15,
-        floor: float = 0.05,
+        floor: float = 0.05,  # compare.TEST_FLOOR_J
     ) -> None:
         self.carbon = session
         self.times = times

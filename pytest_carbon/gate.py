@@ -179,10 +179,8 @@ class CarbonGate:
         return self._wire
 
     def _threshold(self) -> float:
-        from pytest_carbon.compare import DEFAULT_THRESHOLD
-
         threshold = self.carbon.options.get("carbon_compare_fail")
-        return DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        return 0.15 if threshold is None else float(threshold)  # compare.DEFAULT_THRESHOLD, not imported here
 
     def _make_confirmer(self, session: pytest.Session) -> None:
         """Register the confirmations where this process runs tests and something can need them."""
@@ -204,7 +202,6 @@ class CarbonGate:
         budgets = self.default_budget is not None or self.config.pluginmanager.has_plugin("carbon-test-budgets")
         if baseline is None and not budgets:
             return
-        from pytest_carbon.compare import TEST_FLOOR_J
         from pytest_carbon.confirm import Confirmer
 
         fraction = options.get("carbon_confirm_time")
@@ -214,7 +211,6 @@ class CarbonGate:
             time_fraction=0.1 if fraction is None else float(fraction),
             baseline=baseline,
             threshold=self._threshold(),
-            floor=TEST_FLOOR_J,
         )
         self.config.pluginmanager.register(self.confirmer, "carbon-confirm")
 

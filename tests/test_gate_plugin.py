@@ -306,7 +306,7 @@ def test_marker_scan_agrees_with_get_closest_marker(pytester: pytest.Pytester) -
     )
 
 
-GATE_MODULES = ("pytest_carbon.gate", "pytest_carbon.budget", "pytest_carbon.compare")
+GATE_MODULES = ("pytest_carbon.gate", "pytest_carbon.budget", "pytest_carbon.compare", "pytest_carbon.confirm")
 REPORT_MODULES = ("pytest_carbon.reports.junit", "pytest_carbon.reports.markdown", "pytest_carbon.reports.csv")
 
 SHOW_MODULES = """
@@ -338,7 +338,8 @@ def test_plain_metered_run_imports_no_gate(carbon_pytester: pytest.Pytester) -> 
     result = carbon_pytester.runpytest_subprocess("--carbon", "--carbon-region=FR", "-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["carbon gate FAILED: 1 test(s) over their carbon budget"])
-    assert _loaded(result) == "LOADED ['pytest_carbon.budget', 'pytest_carbon.gate']"
+    # the confirmations (re-measuring a test over its budget within its noise) come with the gate
+    assert _loaded(result) == "LOADED ['pytest_carbon.budget', 'pytest_carbon.confirm', 'pytest_carbon.gate']"
 
 
 def test_job_summary_named_during_the_session_is_written(

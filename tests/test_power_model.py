@@ -330,7 +330,8 @@ def test_probe_static_and_dynamic() -> None:
     assert busy["cpu"].static_j == pytest.approx(idle["cpu"].static_j)
     assert busy["cpu"].dynamic_j > busy["cpu"].static_j
     full = estimate(SPEC.cpu_model, 2, 1, 8.0, 1.0, virtual=True)
-    assert busy["ram"].static_j == pytest.approx(full.ram_w * 2.0) and busy["ram"].dynamic_j == 0.0
+    assert busy["ram"].energy_j == pytest.approx(full.ram_w * 2.0)
+    assert busy["ram"].static_j == pytest.approx(idle["ram"].static_j) and idle["ram"].dynamic_j == 0.0
     assert busy["cpu"].energy_j + busy["ram"].energy_j == pytest.approx(full.total_w * 2.0)
     assert all(not r.measured and r.probe == "model" for r in busy.values())
     desc = probe.describe()
@@ -365,3 +366,51 @@ def test_unknown_cpu_is_said() -> None:
     probe.start()
     notes = probe.describe()["notes"]
     assert any("not in the TDP table" in n and "W per thread" in n for n in notes)
+
+
+@pytest.mark.parametrize("load", [0.0, 0.05, 0.37, 0.5, 0.999, 1.0])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SPEC,
+        MachineSpec("Apple M2", "Apple", 1, 8, 8, 16.0, False, None, "sysctl kern.hv_vmm_present"),
+        MachineSpec("AMD EPYC 7763 64-Core Processor", "AuthenticAMD", 2, 128, 256, 1024.0, False, None, "x"),
+    ],
+    ids=["vm", "apple", "server"],
+)
+def test_probe_reads_the_model_at_any_load(spec: MachineSpec, load: float) -> None:
+    """The probe interpolates the tenths it worked out at start: the total is the model's exactly."""
+    probe = ModelProbe(spec=spec)
+    probe.start()
+    parts = {r.component: r for r in probe.read(MachineLoad(2.0, 0.0, load, spec.threads, 1.0))}
+    model = estimate(
+        spec.cpu_model, spec.threads, spec.sockets, spec.ram_gb, load, virtual=bool(spec.virtual), chassis=None
+    )
+    total_j = sum(r.energy_j for r in parts.values())
+    assert total_j == pytest.approx(model.total_w * 2.0, rel=1e-9)
+    assert parts["ram"].energy_j == pytest.approx(model.ram_w * 2.0, rel=0.02, abs=1e-9)
+
+
+def test_vendor_and_year_given_are_used() -> None:
+    amd = estimate(None, 64, 2, 256, 0.0, 180.0, vendor=" AMD ", year=2018, machine_class="server")
+    intel = estimate(None, 64, 2, 256, 0.0, 180.0, vendor="intel", year=2018, machine_class="server")
+    assert amd.vendor == "amd" and amd.total_w > intel.total_w  # AMD servers idle higher in the calibration
+    old = estimate(None, 64, 2, 256, 0.0, 180.0, vendor="intel", year=1999, machine_class="server")
+    assert old.year == 1999 and old.year_used == 2006 and any("older than the calibration" in n for n in old.notes)
+    arm = estimate(None, 64, 1, 256, 0.0, 180.0, vendor="arm", machine_class="server")
+    assert any("no calibration for vendor 'arm'" in n for n in arm.notes)
+
+
+def test_hardware_newer_than_the_calibration_idles_at_the_cited_fraction_at_least() -> None:
+    newer = _shipped()["server"]["newer"]
+    assert newer["after_year"] == 2018 and newer["idle_fraction_floor"] == 0.21
+    args = (None, 160, 2, 512)
+    for year in (2019, 2023):
+        idle = estimate(*args, 0.0, 270.0, vendor="intel", year=year, machine_class="server")
+        full = estimate(*args, 1.0, 270.0, vendor="intel", year=year, machine_class="server")
+        assert idle.total_w == pytest.approx(0.21 * full.total_w)
+        assert any("idle raised to 0.21 of full load" in n for n in idle.notes)
+    at_2018 = estimate(*args, 0.0, 270.0, vendor="intel", year=2018, machine_class="server")
+    full_2018 = estimate(*args, 1.0, 270.0, vendor="intel", year=2018, machine_class="server")
+    assert at_2018.total_w < 0.21 * full_2018.total_w  # the calibration's own newest idle lower
+    assert not any("idle raised" in n for n in at_2018.notes)

@@ -83,6 +83,9 @@ def test_server_power_rises_with_load_and_stays_inside_its_bounds(machine: dict[
     full, _ = _server(1.0, **machine)
     assert _le(floor, idle) or idle == ceiling  # a ceiling below the floor only for absurdly small TDPs
     assert _le(full, ceiling)
+    newer = server["newer"]
+    if machine["year"] is not None and machine["year"] > newer["after_year"]:
+        assert _le(newer["idle_fraction_floor"] * full, idle)
     result = estimate(None, load=high, machine_class="server", **machine)
     assert 0.0 <= result.ram_w <= result.total_w * (1 + SLACK)
     assert result.cpu_w >= -1e-9

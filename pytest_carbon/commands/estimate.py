@@ -129,7 +129,8 @@ def _single(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc))
         return 0
-    print(f"CPU model     {cpu_model or 'unknown'} -> {result.cpu_model or '(nothing to look up)'}")
+    given = cpu_model or ("(the instance's host)" if extra.get("instance") else "unknown")
+    print(f"CPU model     {given} -> {result.cpu_model or '(nothing to look up)'}")
     print(f"TDP           {result.tdp_w_used:.1f} W per socket ({result.tdp_source})")
     if result.tdp_source == "default":
         print("              not in the TDP table: estimated from a per-thread figure of the calibration")

@@ -227,6 +227,15 @@ def server_power_w(
         notes.append("full-load power held at the ceiling (TDP x sockets, memory and platform)")
         full = ceiling
         idle = min(idle, ceiling)
+    newer = server.get("newer")
+    if newer and year > newer["after_year"] and idle < newer["idle_fraction_floor"] * full:
+        # hardware newer than the calibration idles at a larger fraction of its full load than the
+        # calibration's newest did: its idle is at least the cited median fraction
+        idle = newer["idle_fraction_floor"] * full
+        notes.append(
+            f"idle raised to {newer['idle_fraction_floor']:g} of full load, the median for hardware "
+            f"from {newer['after_year']} on ({newer['source']})"
+        )
     step = curve(load, server["shape"])
     total = idle + (full - idle) * step
     # the memory part: the memory term's share of the unbounded model at this load
@@ -432,6 +441,7 @@ def estimate(
     host_args = {"host_threads": host_threads, "host_sockets": host_sockets, "host_ram_gb": host_ram_gb}
     _check_extra(machine_class, year, vendor, {**host_args, "instance": instance})
     m = coefficients()
+    vendor = vendor.strip().casefold() or None if vendor is not None else None
     notes: list[str] = []
     cloud: CloudHost | None = cloud_host(instance) if instance else None
     if instance and cloud is None:
@@ -577,6 +587,7 @@ class ModelProbe(Probe):
         self.components = tuple(components)
         self._spec = spec
         self._idle: Estimate | None = None
+        self._curve: tuple[tuple[float, float], ...] | None = None
 
     @property
     def spec(self) -> MachineSpec:
@@ -603,24 +614,42 @@ class ModelProbe(Probe):
         except ModelInputError as err:
             raise ProbeError(f"the power model cannot describe this machine: {err}") from err
 
+    def _points(self) -> tuple[tuple[float, float], ...]:
+        # (cpu_w, ram_w) at 0, 10, ..., 100 % load: worked out once. The total is linear in load
+        # between tenths in every class (the load curve's and the TDP fractions' points are
+        # tenths), so interpolating them gives the model's total exactly at any load; only the
+        # split between CPU and memory inside a tenth is interpolated.
+        if self._curve is None:
+            self._idle = self._idle or self._estimate(0.0)
+            self._curve = tuple(
+                (e.cpu_w, e.ram_w) for e in (self._idle, *(self._estimate(i / 10) for i in range(1, 11)))
+            )
+        return self._curve
+
     def start(self) -> None:
-        """Load the coefficients and work out the idle power once."""
+        """Load the coefficients and work out the machine's power at each tenth of load once."""
         coefficients()
-        self._idle = self._estimate(0.0)
+        self._points()
 
     def read(self, load: MachineLoad) -> list[ComponentEnergy]:
         """Static (idle) and dynamic energy of each component over the interval."""
-        idle = self._idle if self._idle is not None else self._estimate(0.0)
-        self._idle = idle
-        now = self._estimate(load.cpu_load)
+        points = self._points()
+        u = load.cpu_load
+        pos = (min(max(u, 0.0), 1.0) if math.isfinite(u) else 0.0) * 10
+        low = min(int(pos), 9)
+        frac = pos - low
+        (cpu_a, ram_a), (cpu_b, ram_b) = points[low], points[low + 1]
+        cpu_w = cpu_a + (cpu_b - cpu_a) * frac
+        ram_w = ram_a + (ram_b - ram_a) * frac
         d = max(load.duration_s, 0.0)
         out: list[ComponentEnergy] = []
         for component in self.components:
             if component == "cpu":
-                static_w = idle.idle_w - idle.ram_w
-                dynamic_w = max(0.0, now.cpu_w - static_w)
-            else:
-                static_w, dynamic_w = now.ram_w, 0.0
+                static_w = points[0][0]
+                dynamic_w = max(0.0, cpu_w - static_w)
+            else:  # memory's idle draw is static, what it draws above that at this load dynamic
+                static_w = points[0][1]
+                dynamic_w = max(0.0, ram_w - static_w)
             out.append(ComponentEnergy(component, static_w * d, dynamic_w * d, False, self.name))
         return out
 
