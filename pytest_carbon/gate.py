@@ -127,12 +127,12 @@ class CarbonGate:
 
     def bases_for(self, new: dict[str, Any], *, check_selection: bool = True) -> list[dict[str, Any]]:
         """The baseline runs for ``new``, oldest first: comparable stored runs, or the report file given."""
-        from pytest_carbon.compare import comparable
-
         if not self.candidates:
             return []
         if self.compare_mode not in ("last", "history"):
             return list(self.candidates)
+        from pytest_carbon.compare import comparable
+
         wanted = 1 if self.compare_mode == "last" else int(self.carbon.options.get("carbon_compare_runs") or 5)
         chosen: list[dict[str, Any]] = []
         excluded: dict[str, int] = {}
