@@ -62,22 +62,22 @@ class Confirmer:
 
     def regression_suspects(self, cpu_by_index: list[float]) -> list[tuple[float, str]]:
         """(screening p-value, node id) of the tests that look regressed, most likely first."""
-        from pytest_carbon.compare import suspect
-
         baseline = self.baseline
         if baseline is None or baseline.metric != "reference":
             return []
+        from pytest_carbon.compare import SCREEN_ALPHA, benjamini_hochberg, suspect
+
         scale = self._scale()
-        found = []
+        found: dict[str, float] = {}
         for index, nodeid in enumerate(self.carbon.tests.nodeids):
             stat = baseline.tests.get(nodeid)
             if stat is None or index >= len(cpu_by_index):
                 continue
             p = suspect(stat, cpu_by_index[index] * scale, self.threshold, self.floor)
             if p is not None:
-                found.append((p, nodeid))
-        found.sort()
-        return found
+                found[nodeid] = p
+        chosen = benjamini_hochberg(found, SCREEN_ALPHA)
+        return sorted((p, nodeid) for nodeid, p in found.items() if nodeid in chosen)
 
     # ------------------------------------------------------------------ the repeats
 

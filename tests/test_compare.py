@@ -13,9 +13,9 @@ from pytest_carbon.calibrate import NOMINAL_S
 from pytest_carbon.compare import (
     REFERENCE_W,
     baseline_of,
+    benjamini_hochberg,
     comparable,
     compare,
-    holm,
     log_spread,
     moderated,
     p_increase,
@@ -70,10 +70,11 @@ def test_statistics_building_blocks() -> None:
     assert p_increase(1.0, 5, 1.0, 1, 0.1) == pytest.approx(0.5)
     assert p_increase(1.0, 5, 2.0, 3, 0.1) < 1e-6
     assert p_increase(1.0, 5, 0.5, 3, 0.1) > 1 - 1e-6
-    # Holm: the smallest p against alpha/m, the next against alpha/(m-1), stopping at the first miss
-    assert holm({"a": 0.001, "b": 0.03, "c": 0.04}, 0.05) == {"a"}
-    assert holm({"a": 0.001, "b": 0.02, "c": 0.5}, 0.05) == {"a", "b"}
-    assert holm({"a": 0.01, "b": 0.02}, 0.05) == {"a", "b"}
+    # Benjamini-Hochberg: the largest k whose k-th smallest p is at most k alpha / m, and all below it
+    assert benjamini_hochberg({"a": 0.001, "b": 0.04, "c": 0.5}, 0.05) == {"a"}
+    assert benjamini_hochberg({"a": 0.03, "b": 0.032, "c": 0.04}, 0.05) == {"a", "b", "c"}
+    assert benjamini_hochberg({"a": 0.02, "b": 0.5, "c": 0.6}, 0.05) == set()
+    assert benjamini_hochberg({}, 0.05) == set()
 
 
 def test_unchanged_code_within_the_noise_does_not_fail() -> None:
@@ -129,10 +130,18 @@ def test_confirmations_replace_the_screening_figure() -> None:
     # measured again three times, it is its usual self: not a regression
     usual = next(e["cpu_time_s"] for e in runs[4]["tests"] if e["nodeid"] == NAMES[35])
     entry["confirmations"] = {"cpu_time_s": [usual, usual * 1.02, usual * 0.98], "reason": "regression"}
-    confirmed = compare(runs[:5], new, threshold=0.15)
-    delta = next(d for d in confirmed.tests if d.subject == NAMES[35])
+    cleared = compare(runs[:5], new, threshold=0.15)
+    delta = next(d for d in cleared.tests if d.subject == NAMES[35])
     assert delta.confirmed and len(delta.measurements) == 3 and not delta.regressed
-    assert "(median of 3 repeats)" in delta.text()
+    assert "not confirmed: 3 repeat(s) after the run gave" in delta.text()
+    # measured again as high: confirmed
+    entry["confirmations"]["cpu_time_s"] = [usual * 2.4, usual * 2.5, usual * 2.6]
+    confirmed = next(d for d in compare(runs[:5], new, threshold=0.15).tests if d.subject == NAMES[35])
+    assert confirmed.regressed and "; confirmed: 3 repeat(s)" in confirmed.reason
+    # much faster the second time in the process (a cache): the main run's verdict stands, said so
+    entry["confirmations"]["cpu_time_s"] = [usual * 0.01] * 3
+    warm = next(d for d in compare(runs[:5], new, threshold=0.15).tests if d.subject == NAMES[35])
+    assert warm.regressed and "not comparable (warm caches?)" in warm.reason
 
 
 def test_tiny_tests_are_not_judged() -> None:

@@ -84,8 +84,8 @@ def test_a_regression_is_confirmed_and_outcomes_do_not_change(carbon_pytester: p
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
-            "regression test_suite.py::test_work[[]3[]]: * (median of 3 runs, band *) -> * (median of * repeats) "
-            "(+*, +*%): regression, significant (p=*",
+            "regression test_suite.py::test_work[[]3[]]: * (median of 3 runs, band *) -> * "
+            "(+*, +*%): regression, significant (p=*; confirmed: * repeat(s) after the run gave *",
             "confirmations: * test(s) measured again * time(s) in * s",
             "carbon gate FAILED: reference regression over 15% against the median of the last 3 comparable *",
         ]
