@@ -63,9 +63,14 @@ def test_totals_region_equivalents_budget_and_deltas() -> None:
     assert "hours of television" in rendered
     assert "1 of 1 test(s) over their budget" in rendered
     deltas, top = _tables(text)
-    assert deltas[0] == ["", "baseline", "this run", "change", "verdict"]
-    assert deltas[1] == ["session", "2 J", "5 J", "+150.0%", "regression"]
-    assert deltas[2] == ["t.py::a", "1 J", "4 J", "+300.0%", "regression"]
+    assert deltas[0] == ["", "baseline (band)", "this run", "change", "verdict", "why"]
+    session, test_a = deltas[1], deltas[2]
+    assert (
+        session[0] == "session" and session[1].startswith("2 J (") and session[2:5] == ["5 J", "+150.0%", "regression"]
+    )
+    assert session[5].startswith("p=")
+    assert test_a[0] == "t.py::a" and test_a[1].startswith("1 J (") and test_a[2:5] == ["4 J", "+300.0%", "regression"]
+    assert "2 test(s) judged: 1 regressed, 0 improved, 1 within noise." in rendered
     assert top[1][1] == "t.py::a" and top[1][-1] == "2 J exceeded"
 
 

@@ -132,7 +132,14 @@ def _delta_text(delta: dict[str, Any], metric: str) -> str:
     fmt = format_energy if metric != "co2" else (lambda g: format_co2(g) + " CO2e")
     rel = delta.get("relative")
     rel_text = "new" if rel is None else f"{rel * 100:+.1f}%"
-    return f"carbon regression: {fmt(delta['base'])} -> {fmt(delta['new'])} ({rel_text}) against the baseline"
+    text = f"carbon regression: {fmt(delta['base'])} -> {fmt(delta['new'])} ({rel_text}) against the baseline"
+    band = delta.get("band")
+    if isinstance(band, list) and len(band) == 2:
+        runs = int(delta.get("base_runs") or 1)
+        text += f" (median of {runs} run{'s' if runs != 1 else ''}, band {fmt(band[0])}..{fmt(band[1])})"
+    if delta.get("reason"):
+        text += f": {delta['reason']}"
+    return text
 
 
 def _session_case(report: dict[str, Any], test_case: Any) -> Any:

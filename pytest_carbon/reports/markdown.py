@@ -120,22 +120,45 @@ def _comparison(report: dict[str, Any], top: int) -> list[str]:
         rel = delta.get("relative")
         rel_text = "new" if rel is None else f"{rel * 100:+.1f}%"
         verdict = "regression" if delta.get("regressed") else "improvement" if delta.get("improved") else "noise"
-        return f"| {escape(delta['subject'])} | {fmt(delta['base'])} | {fmt(delta['new'])} | {rel_text} | {verdict} |"
+        band = delta.get("band")
+        base_text = fmt(delta["base"])
+        if isinstance(band, list) and len(band) == 2:
+            base_text += f" ({fmt(band[0])}..{fmt(band[1])})"
+        p_value = delta.get("p_value")
+        why = f"p={p_value:.2g}" if isinstance(p_value, (int, float)) and verdict != "noise" else ""
+        if delta.get("confirmed"):
+            why += ("; " if why else "") + f"{len(delta.get('measurements') or [])} repeat(s)"
+        return (
+            f"| {escape(delta['subject'])} | {base_text} | {fmt(delta['new'])} | {rel_text} | {verdict} | "
+            f"{escape(why)} |"
+        )
 
     base = comp.get("base_run") or {}
     commit = str((base.get("git") or {}).get("commit") or "unknown")[:12]
+    runs = int(comp.get("base_runs") or 1)
+    source = (
+        f"the median of {runs} comparable runs"
+        if runs > 1
+        else f"run {escape(str(base.get('id')))}, commit {escape(commit)}"
+    )
     lines = [
         "",
-        f"**Against the baseline** (run {escape(str(base.get('id')))}, commit {escape(commit)}; {metric}, "
-        f"threshold {comp.get('threshold', 0) * 100:g}%, noise floor {format_energy(comp.get('session_floor_j', 0))}"
+        f"**Against the baseline** ({source}; {metric}, threshold {comp.get('threshold', 0) * 100:g}%, "
+        f"significance {comp.get('alpha', 0.05):g}, noise floor {format_energy(comp.get('session_floor_j', 0))}"
         f" for the session and {format_energy(comp.get('test_floor_j', 0))} per test)",
         "",
-        "| | baseline | this run | change | verdict |",
-        "|---|---:|---:|---:|---|",
+        "| | baseline (band) | this run | change | verdict | why |",
+        "|---|---:|---:|---:|---|---|",
         row(comp["session"]),
     ]
     lines += [row(d) for d in comp.get("regressions", [])[:top]]
     lines += [row(d) for d in comp.get("improvements", [])[:top]]
+    if "judged" in comp:
+        lines += [
+            "",
+            f"{comp['judged']} test(s) judged: {len(comp.get('regressions', []))} regressed, "
+            f"{len(comp.get('improvements', []))} improved, {comp.get('within_noise', 0)} within noise.",
+        ]
     if comp.get("added") or comp.get("removed"):
         lines += ["", f"{len(comp.get('added', []))} new test(s), {len(comp.get('removed', []))} removed."]
     lines += [f"> {escape(n)}" for n in comp.get("notes", [])]
