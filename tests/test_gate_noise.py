@@ -6,13 +6,14 @@ The inner tests do controlled CPU work (a loop of a known length; ``SLOW`` names
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from conftest import load_report
+
+from pytest_carbon.reports.json import schema
 
 SUITE = """
 import os
@@ -69,6 +70,7 @@ def test_every_run_carries_what_the_gate_needs(carbon_pytester: pytest.Pytester)
     out = carbon_pytester.path / "r.json"
     _run(carbon_pytester, f"--carbon-json={out}").assert_outcomes(passed=5)
     report = load_report(out)
+    jsonschema.validate(report, schema())
     cal = report["calibration"]
     assert cal["samples"] >= 3 and 1e-4 < cal["cpu_s"] < 0.1
     assert len(report["run"]["selection"]) == 16 and report["run"]["workers"] == 0
@@ -92,6 +94,7 @@ def test_a_regression_is_confirmed_and_outcomes_do_not_change(carbon_pytester: p
     )
     assert junit.read_text(encoding="utf-8").count("<testcase ") == 5
     report = load_report(out)
+    jsonschema.validate(report, schema())
     entry = _entry(report, "test_suite.py::test_work[3]")
     assert entry["outcome"] == "passed"
     assert entry["confirmations"]["reason"] == "regression" and len(entry["confirmations"]["cpu_time_s"]) >= 1
@@ -210,6 +213,7 @@ def test_under_xdist_the_workers_confirm_their_own_tests(carbon_pytester: pytest
     result.assert_outcomes(passed=5)
     assert result.ret == 1
     report = load_report(out)
+    jsonschema.validate(report, schema())
     assert report["run"]["workers"] == 2 and set(report["calibration"]["workers"]) == {"gw0", "gw1"}
     entry = _entry(report, "test_suite.py::test_work[3]")
     assert entry["confirmations"]["reason"] == "regression"
@@ -230,7 +234,3 @@ def test_bad_gate_options_are_refused(carbon_pytester: pytest.Pytester) -> None:
         result = carbon_pytester.runpytest("--carbon", option)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"*{words}*"])
-
-
-def _unused(path: Path) -> Any:  # pragma: no cover - keeps json imported for readers of the reports
-    return json.loads(path.read_text())
