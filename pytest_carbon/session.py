@@ -133,6 +133,8 @@ class CarbonSession:
         self.confirmation_summary: dict[str, Any] = {}
         self.confirmation_notes: list[str] = []
         self._bucket: int | None = None
+        #: True while a confirmation repeat runs (budgets are not checked on a repeat)
+        self.confirming = False
 
     # ------------------------------------------------------------------ start
 
@@ -383,6 +385,7 @@ class CarbonSession:
     def charge_to(self, item: pytest.Item | None, index: int) -> None:
         """Charge the phases of ``item`` to ``index`` until called with None (the confirmations)."""
         self._current = (item, index) if item is not None else None
+        self.confirming = item is not None
 
     def co2_factor(self) -> float:
         """Grams of CO2e per joule for the session's region (intensity x PUE)."""
