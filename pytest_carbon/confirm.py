@@ -15,7 +15,7 @@ run tore down; the verdict takes the median of the repeats, so one such repeat d
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -98,7 +98,13 @@ class Confirmer:
         return result
 
     def confirm(self, session: pytest.Session) -> None:
-        """Run the suspects again within the time bound; record what each repeat measured."""
+        """Run the suspects again within the time bound; record what each repeat measured.
+
+        Round by round: every suspect is measured once (the most significant first) before any is
+        measured a second time, so that the time bound spreads over as many suspects as it can.
+        A repeat starts only when the time it is expected to take (the longer of the test's own
+        time in the main run and its last repeat) still fits.
+        """
         carbon = self.carbon
         meter = carbon.meter
         assert meter is not None
@@ -112,31 +118,45 @@ class Confirmer:
             (nodeid, "regression") for _, nodeid in self.regression_suspects(cpus) if nodeid not in self.budget_suspects
         ]
         if not order:
+            carbon.confirmation_summary.update(tests=0, runs=0, duration_s=0.0, skipped=0, allowed_s=allowed_s)
             return
         index_of = {nodeid: i for i, nodeid in enumerate(carbon.tests.nodeids)}
-        bucket = carbon.reserve_confirmation_bucket()
-        spent = 0.0
-        skipped = 0
-        started = time.perf_counter()
+        plan: list[tuple[str, str, pytest.Item]] = []
         for nodeid, why in order:
             item = items.get(nodeid)
-            index = index_of.get(nodeid)
-            if item is None or index is None:
+            if item is None or nodeid not in index_of:
                 continue
             if item.get_closest_marker(NO_REPEAT) is not None:
                 carbon.confirmation_notes.append(f"{nodeid} looked {_what(why)} but is marked {NO_REPEAT}")
                 continue
-            # as many repeats as the time left allows, up to the setting
-            each = max(walls[index], 1e-6)
-            times = min(self.times, int((allowed_s - spent) / each))
-            if times < 1:
-                skipped += 1
+            plan.append((nodeid, why, item))
+        bucket = carbon.reserve_confirmation_bucket()
+        started = time.perf_counter()
+        deadline = started + allowed_s
+        expected = {nodeid: max(walls[index_of[nodeid]], 1e-6) for nodeid, _, _ in plan}
+        values: dict[str, dict[str, list[float]]] = {nodeid: {} for nodeid, _, _ in plan}
+        schedule = [entry for _ in range(self.times) for entry in plan]
+        for position, (nodeid, why, item) in enumerate(schedule):
+            now = time.perf_counter()
+            if now + expected[nodeid] > deadline:
                 continue
-            values = self._repeat(item, bucket, why == "budget", times)
-            spent = time.perf_counter() - started
-            if values:
-                values["reason"] = why
-                carbon.confirmations[nodeid] = values
+            following = next(
+                (e for e in schedule[position + 1 :] if now + expected[nodeid] + expected[e[0]] <= deadline), None
+            )
+            # pytest tears down what the next repeat does not share; the same test again keeps its
+            # module and class, but not its own node (whose fixtures must be set up again)
+            nextitem: Any = None
+            if following is not None:
+                nextitem = _Parents(item) if following[2] is item else following[2]
+            wall_s = self._repeat_once(item, bucket, why == "budget", nextitem, values[nodeid])
+            expected[nodeid] = max(expected[nodeid], wall_s)
+        skipped = 0
+        for nodeid, why, _ in plan:
+            measured = values[nodeid]
+            if measured.get("cpu_time_s"):
+                carbon.confirmations[nodeid] = {**measured, "reason": why}
+            else:
+                skipped += 1
         carbon.confirmation_summary.update(
             tests=len(carbon.confirmations),
             runs=sum(len(v.get("cpu_time_s", [])) for v in carbon.confirmations.values()),
@@ -145,41 +165,34 @@ class Confirmer:
             allowed_s=allowed_s,
         )
 
-    def _repeat(self, item: pytest.Item, bucket: int, energy: bool, times: int) -> dict[str, Any]:
+    def _repeat_once(
+        self, item: pytest.Item, bucket: int, energy: bool, nextitem: Any, into: dict[str, list[float]]
+    ) -> float:
+        """Run ``item`` once more, charged to ``bucket``; add its figures to ``into``; its wall seconds."""
         from _pytest.runner import runtestprotocol
 
         carbon = self.carbon
         meter = carbon.meter
         assert meter is not None
-        cpu_values: list[float] = []
-        energy_values: list[float] = []
-        co2_values: list[float] = []
-        for attempt in range(times):
-            # between two repeats the test's own node is torn down, its module and class are kept
-            nextitem: Any = _Parents(item) if attempt < times - 1 else None
-            position = meter.phase_count()
-            before = meter.figures_for(bucket).energy_j if energy else 0.0
-            carbon.charge_to(item, bucket)
-            try:
-                reports = runtestprotocol(item, log=False, nextitem=nextitem)
-            finally:
-                carbon.charge_to(None, bucket)
-            _, cpu_s = meter.cpu_since(position)
-            if any(r.failed for r in reports) or not any(r.when == "call" and r.passed for r in reports):
-                carbon.confirmation_notes.append(f"{item.nodeid}: a repeat did not pass; its figure is not used")
-                continue
-            cpu_values.append(cpu_s)
-            if energy:
-                spent_j = max(meter.figures_for(bucket).energy_j - before, 0.0)
-                energy_values.append(spent_j)
-                co2_values.append(spent_j * carbon.co2_factor())
-        out: dict[str, Any] = {}
-        if cpu_values:
-            out["cpu_time_s"] = cpu_values
-        if energy_values:
-            out["energy_j"] = energy_values
-            out["co2_g"] = co2_values
-        return out
+        position = meter.phase_count()
+        before = meter.figures_for(bucket).energy_j if energy else 0.0
+        started = time.perf_counter()
+        carbon.charge_to(item, bucket)
+        try:
+            reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        finally:
+            carbon.charge_to(None, bucket)
+        wall_s = time.perf_counter() - started
+        _, cpu_s = meter.cpu_since(position)
+        if any(r.failed for r in reports) or not any(r.when == "call" and r.passed for r in reports):
+            carbon.confirmation_notes.append(f"{item.nodeid}: a repeat did not pass; its figure is not used")
+            return wall_s
+        into.setdefault("cpu_time_s", []).append(cpu_s)
+        if energy:
+            spent_j = max(meter.figures_for(bucket).energy_j - before, 0.0)
+            into.setdefault("energy_j", []).append(spent_j)
+            into.setdefault("co2_g", []).append(spent_j * carbon.co2_factor())
+        return wall_s
 
 
 class _Parents:
@@ -197,11 +210,3 @@ class _Parents:
 
 def _what(why: str) -> str:
     return "over its budget" if why == "budget" else "regressed"
-
-
-def confirmations_of(entry: Mapping[str, Any], key: str) -> list[float]:
-    """A test entry's repeated measurements of ``key`` ("energy_j", "co2_g", "cpu_time_s")."""
-    rep = entry.get("confirmations")
-    if not isinstance(rep, Mapping):
-        return []
-    return [float(v) for v in rep.get(key) or ()]

@@ -29,7 +29,7 @@ def burn(n):
 def test_work(k):
     n = 250000 * (k + 1)
     if os.environ.get("SLOW") == str(k):
-        n = int(n * 1.8)
+        n = int(n * float(os.environ.get("SLOWBY", "1.8")))
     burn(n)
 
 @pytest.mark.carbon_no_repeat
@@ -40,8 +40,8 @@ def test_once():
 GATE = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=200%")
 
 
-def _run(pytester: pytest.Pytester, *args: str, slow: str | None = None) -> pytest.RunResult:
-    env = {"SLOW": slow} if slow else {}
+def _run(pytester: pytest.Pytester, *args: str, slow: str | None = None, by: float = 1.8) -> pytest.RunResult:
+    env = {"SLOW": slow, "SLOWBY": str(by)} if slow else {}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -131,7 +131,7 @@ def test_carbon_no_repeat_is_honoured(carbon_pytester: pytest.Pytester) -> None:
 def test_confirmations_are_bounded_in_time(carbon_pytester: pytest.Pytester) -> None:
     _history(carbon_pytester)
     out = carbon_pytester.path / "new.json"
-    result = _run(carbon_pytester, *GATE, "--carbon-confirm-time=0%", "--carbon-json=new.json", slow="3")
+    result = _run(carbon_pytester, *GATE, "--carbon-confirm-time=0%", "--carbon-json=new.json", slow="3", by=4)
     result.assert_outcomes(passed=5)
     report = load_report(out)
     conf = report["session"]["confirmations"]
