@@ -187,7 +187,9 @@ def check_test(entry: Mapping[str, Any], budget: Budget, report: Mapping[str, An
     how = how_obtained(report.get("machine", {}).get("probes", []), report.get("region"), budget.kind)
     repeats = entry.get("confirmations")
     values: tuple[float, ...] = ()
-    if isinstance(repeats, Mapping) and repeats.get("reason") == "budget":
+    summary = (report.get("session") or {}).get("confirmations") or {}
+    # a second run is used only where this run showed second runs comparable with first ones
+    if isinstance(repeats, Mapping) and repeats.get("reason") == "budget" and summary.get("comparable") is not False:
         values = tuple(float(v) for v in repeats.get(budget.key) or ())
     if values:
         ordered = sorted(values)

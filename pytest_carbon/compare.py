@@ -572,7 +572,7 @@ def compare(
             stat, figure, limit, test_floor, judged, nodeid in up, nodeid in down, p_up.get(nodeid, 1.0), alpha / 2
         )
         if verdict == "regression" and values:
-            verdict, reason = _confirmation(stat, values, limit, reason)
+            verdict, reason = _confirmation(stat, values, limit, reason, confirmations or {})
         deltas.append(
             Delta(
                 nodeid,
@@ -649,14 +649,19 @@ def compare(
     )
 
 
-def _confirmation(stat: Stat, repeats: Sequence[float], threshold: float, reason: str) -> tuple[str, str]:
+def _confirmation(
+    stat: Stat, repeats: Sequence[float], threshold: float, reason: str, summary: Mapping[str, Any]
+) -> tuple[str, str]:
     """The second stage: what the repeats after the run say of a test the main run found regressed.
 
-    Repeats above the threshold and the baseline's band confirm it; repeats far below the
-    baseline (under its band by as much again, and the threshold) are not comparable (a test
-    whose caches are warm the second time in a process) and leave the main run's verdict
-    standing, said so; repeats in between clear it (the main run's figure was an accident of its
-    moment).
+    Repeats above the threshold and the baseline's band confirm it. Repeats may clear it only
+    when a second run is comparable with a first in this run: the confirmations also run a few
+    unchanged tests of about the same size once more (controls), and when those take less than
+    1 / (1 + threshold) of their first run (code that caches its results runs faster the second
+    time in a process), no repeat can clear a verdict and the main run's stands, said so. Where
+    repeats are comparable, repeats far below the baseline (under its band by as much again, and
+    the threshold) still leave it standing, and repeats in between clear it (the main run's
+    figure was an accident of its moment).
     """
     again = median(repeats)
     high = stat.median * math.exp(2 * stat.noise)
@@ -664,6 +669,14 @@ def _confirmation(stat: Stat, repeats: Sequence[float], threshold: float, reason
     times = f"{len(repeats)} repeat(s) after the run gave {_fmt(again, 'energy')}"
     if again > stat.median * (1 + threshold) and again > high:
         return "regression", f"{reason}; confirmed: {times}"
+    if summary.get("comparable") is not True:
+        ratio = summary.get("repeat_ratio")
+        why = (
+            f"a second run of {summary.get('controls')} unchanged test(s) took {float(ratio) * 100:.0f}% of its first"
+            if isinstance(ratio, (int, float))
+            else "no unchanged test could be run again to check"
+        )
+        return "regression", f"{reason}; {times}, but repeats are not comparable in this run ({why}): it stands"
     if again < far_below:
         return "regression", f"{reason}; {times}, below the baseline's band: not comparable (warm caches?)"
     return "within noise", f"not confirmed: {times}, within the baseline's band"

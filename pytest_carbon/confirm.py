@@ -15,7 +15,7 @@ run tore down; the verdict takes the median of the repeats, so one such repeat d
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from pytest_carbon.budget import Budget
     from pytest_carbon.compare import Baseline
     from pytest_carbon.session import CarbonSession
+
+
+#: tests that did not look changed, run again once, to tell whether repeats are comparable
+CONTROLS = 3
 
 
 class Confirmer:
@@ -130,12 +134,15 @@ class Confirmer:
                 carbon.confirmation_notes.append(f"{nodeid} looked {_what(why)} but is marked {NO_REPEAT}")
                 continue
             plan.append((nodeid, why, item))
+        controls = self._controls(plan, items, index_of, walls)
         bucket = carbon.reserve_confirmation_bucket()
         started = time.perf_counter()
         deadline = started + allowed_s
-        expected = {nodeid: max(walls[index_of[nodeid]], 1e-6) for nodeid, _, _ in plan}
-        values: dict[str, dict[str, list[float]]] = {nodeid: {} for nodeid, _, _ in plan}
-        schedule = [entry for _ in range(self.times) for entry in plan]
+        everyone = controls + plan
+        expected = {nodeid: max(walls[index_of[nodeid]], 1e-6) for nodeid, _, _ in everyone}
+        values: dict[str, dict[str, list[float]]] = {nodeid: {} for nodeid, _, _ in everyone}
+        # the controls once each, first; then the suspects round by round
+        schedule = controls + [entry for _ in range(self.times) for entry in plan]
         for position, (nodeid, why, item) in enumerate(schedule):
             now = time.perf_counter()
             if now + expected[nodeid] > deadline:
@@ -150,6 +157,20 @@ class Confirmer:
                 nextitem = _Parents(item) if following[2] is item else following[2]
             wall_s = self._repeat_once(item, bucket, why == "budget", nextitem, values[nodeid])
             expected[nodeid] = max(expected[nodeid], wall_s)
+        ratios = [
+            values[nodeid]["cpu_time_s"][0] / cpus[index_of[nodeid]]
+            for nodeid, _, _ in controls
+            if values[nodeid].get("cpu_time_s") and cpus[index_of[nodeid]] > 0
+        ]
+        if ratios:
+            ordered = sorted(ratios)
+            middle = len(ordered) // 2
+            ratio = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+            carbon.confirmation_summary.update(
+                controls=len(ratios),
+                repeat_ratio=ratio,
+                comparable=ratio >= 1 / (1 + self.threshold),
+            )
         skipped = 0
         for nodeid, why, _ in plan:
             measured = values[nodeid]
@@ -164,6 +185,36 @@ class Confirmer:
             skipped=skipped,
             allowed_s=allowed_s,
         )
+
+    def _controls(
+        self,
+        plan: list[tuple[str, str, pytest.Item]],
+        items: Mapping[str, pytest.Item],
+        index_of: Mapping[str, int],
+        walls: list[float],
+    ) -> list[tuple[str, str, pytest.Item]]:
+        """Up to ``CONTROLS`` tests that did not look changed, of about the suspects' size, run again once.
+
+        Their second run against their first tells whether a second run in this process is
+        comparable with a first one: in a suite whose code caches results (a common case), every
+        test runs faster the second time, and a repeat back within the baseline's band then says
+        nothing about the first measurement.
+        """
+        if not plan:
+            return []
+        suspects = {nodeid for nodeid, _, _ in plan}
+        sizes = sorted(walls[index_of[nodeid]] for nodeid in suspects)
+        target = sizes[len(sizes) // 2]
+        candidates = [
+            (abs(walls[index] - target), nodeid)
+            for nodeid, index in index_of.items()
+            if nodeid not in suspects
+            and nodeid in items
+            and walls[index] >= target / 4
+            and items[nodeid].get_closest_marker(NO_REPEAT) is None
+        ]
+        candidates.sort()
+        return [(nodeid, "control", items[nodeid]) for _, nodeid in candidates[:CONTROLS]]
 
     def _repeat_once(
         self, item: pytest.Item, bucket: int, energy: bool, nextitem: Any, into: dict[str, list[float]]

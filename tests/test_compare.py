@@ -130,17 +130,31 @@ def test_confirmations_replace_the_screening_figure() -> None:
     # measured again three times, it is its usual self: not a regression
     usual = next(e["cpu_time_s"] for e in runs[4]["tests"] if e["nodeid"] == NAMES[35])
     entry["confirmations"] = {"cpu_time_s": [usual, usual * 1.02, usual * 0.98], "reason": "regression"}
-    cleared = compare(runs[:5], new, threshold=0.15)
+    comparable = {"controls": 3, "repeat_ratio": 0.98, "comparable": True}
+    cleared = compare(runs[:5], new, threshold=0.15, confirmations=comparable)
     delta = next(d for d in cleared.tests if d.subject == NAMES[35])
     assert delta.confirmed and len(delta.measurements) == 3 and not delta.regressed
     assert "not confirmed: 3 repeat(s) after the run gave" in delta.text()
+    # in a run where second runs are much faster than first ones (caches), repeats clear nothing
+    cached = {"controls": 3, "repeat_ratio": 0.6, "comparable": False}
+    stands = next(d for d in compare(runs[:5], new, confirmations=cached).tests if d.subject == NAMES[35])
+    assert stands.regressed
+    assert "repeats are not comparable in this run (a second run of 3 unchanged test(s) took 60% of its first)" in (
+        stands.reason
+    )
+    unknown = next(d for d in compare(runs[:5], new).tests if d.subject == NAMES[35])
+    assert unknown.regressed and "no unchanged test could be run again to check" in unknown.reason
     # measured again as high: confirmed
     entry["confirmations"]["cpu_time_s"] = [usual * 2.4, usual * 2.5, usual * 2.6]
-    confirmed = next(d for d in compare(runs[:5], new, threshold=0.15).tests if d.subject == NAMES[35])
+    confirmed = next(
+        d for d in compare(runs[:5], new, threshold=0.15, confirmations=comparable).tests if d.subject == NAMES[35]
+    )
     assert confirmed.regressed and "; confirmed: 3 repeat(s)" in confirmed.reason
     # much faster the second time in the process (a cache): the main run's verdict stands, said so
     entry["confirmations"]["cpu_time_s"] = [usual * 0.01] * 3
-    warm = next(d for d in compare(runs[:5], new, threshold=0.15).tests if d.subject == NAMES[35])
+    warm = next(
+        d for d in compare(runs[:5], new, threshold=0.15, confirmations=comparable).tests if d.subject == NAMES[35]
+    )
     assert warm.regressed and "not comparable (warm caches?)" in warm.reason
 
 

@@ -101,6 +101,8 @@ def test_a_regression_is_confirmed_and_outcomes_do_not_change(carbon_pytester: p
     # the repeats' energy is kept apart from the test's own figures
     conf = report["session"]["confirmations"]
     assert conf["tests"] >= 1 and conf["energy_j"] > 0
+    # unchanged tests run again as controls: this suite keeps no cache, a second run is like a first
+    assert conf["controls"] >= 1 and conf["comparable"] is True and 0.6 < conf["repeat_ratio"] < 1.6
     tests_j = sum(e["energy_j"] for e in report["tests"])
     assert tests_j + report["session"]["unattributed_energy_j"] == pytest.approx(report["session"]["energy_j"])
     comparison = report["comparison"]
@@ -274,3 +276,38 @@ def test_light():
     else:  # the worker's figure fell outside the band: failed at once or met, never re-measured
         assert verdict["status"] in ("exceeded", "ok")
     assert _entry(report, "test_budget.py::test_light")["budget"]["status"] == "ok"
+
+
+CACHED = """
+import functools
+import os
+import pytest
+
+@functools.lru_cache(maxsize=None)
+def table(k, size):
+    x = 0
+    for i in range(size):
+        x += i * i
+    return x
+
+@pytest.mark.parametrize("k", range(4))
+def test_cached(k):
+    table(k, 500000 * (k + 1))  # the first call in a process computes, a second call finds it cached
+    if os.environ.get("SLOW") == str(k):
+        table(k + 10, 400000 * (k + 1))
+"""
+
+
+def test_repeats_of_code_that_caches_clear_nothing(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_suite=CACHED)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=4)
+    out = carbon_pytester.path / "new.json"
+    result = _run(carbon_pytester, *GATE, f"--carbon-json={out}", slow="3")
+    result.assert_outcomes(passed=4)
+    report = load_report(out)
+    conf = report["session"]["confirmations"]
+    assert conf["comparable"] is False and conf["repeat_ratio"] < 0.5
+    regression = next(d for d in report["comparison"]["regressions"] if d["subject"] == "test_suite.py::test_cached[3]")
+    assert "repeats are not comparable in this run" in regression["reason"]
+    assert result.ret == 1
