@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,8 @@ def main() -> int:
     parser.add_argument("--regressed-runs", type=int, default=10)
     parser.add_argument("--out", default="bench_gate.json")
     args = parser.parse_args()
+    # a terminated benchmark still stops its neighbour (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     work = Path(tempfile.mkdtemp(prefix="bench-gate-"))
     total = (args.baseline_runs + args.quiet_runs + 2 * args.regressed_runs) * 60 + 600
     neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(total)])
