@@ -16,6 +16,7 @@ from pytest_carbon.reports.html import (
     bar_chart,
     cards,
     equivalents_section,
+    equivalents_sources,
     esc,
     page,
     render_html,
@@ -112,6 +113,8 @@ def render_dashboard(store: Store, top: int = 15) -> tuple[str, dict[str, str]]:
             pages[file_name] = render_html(report, top=50)
             body.append(f'<p><a href="{esc(file_name)}">The whole page of this run</a></p>')
         body.append("</section>")
+    if runs:
+        body.append(equivalents_sources())
     return page("pytest-carbon dashboard", "\n".join(body)), pages
 
 

@@ -89,6 +89,11 @@ def summary_lines(report: dict[str, Any], *, verbosity: int = 0, top: int = 10) 
         + format_energy(comps.get("gpu", 0.0))
         + f"; scope {report.get('scope')}"
     )
+    if verbosity > 0:
+        from pytest_carbon.equivalents import equivalents_text, sources_text
+
+        lines.append("equivalent to: " + equivalents_text(float(session["energy_j"]), float(session["co2_g"])))
+        lines.append("  sources: " + sources_text())
     for why in report.get("missing", []):
         lines.append(f"missing: {why}")
     count = len(tests) if verbosity > 1 else top

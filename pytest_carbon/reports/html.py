@@ -120,14 +120,18 @@ def trend_chart(points: Sequence[tuple[str, float]], title: str, width: int = 76
 
 
 def equivalents_section(energy_j: float, co2_g: float, what: str) -> str:
-    """The tangible equivalents of a footprint, each with its source."""
+    """The tangible equivalents of a footprint at a human scale (their sources: ``equivalents_sources``)."""
     from pytest_carbon.equivalents import equivalents
 
-    items = "".join(
-        f'<li><strong>{esc(e.text)}</strong> <span class="src">(source: {esc(e.source)})</span></li>'
-        for e in equivalents(energy_j, co2_g)
-    )
+    items = "".join(f"<li><strong>{esc(e.text)}</strong></li>" for e in equivalents(energy_j, co2_g))
     return f'<h3>{esc(what)} is about</h3><ul class="eq">{items}</ul>'
+
+
+def equivalents_sources() -> str:
+    """The sources of the equivalents, shown once per page however many footprints it shows."""
+    from pytest_carbon.equivalents import sources_text
+
+    return f'<p class="src" id="equivalent-sources">Sources of the equivalents: {esc(sources_text())}.</p>'
 
 
 def greener_regions(region: Mapping[str, Any], limit: int = 5) -> list[dict[str, Any]]:
@@ -290,7 +294,7 @@ def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str
 def render_html(report: Mapping[str, Any], top: int = 20) -> str:
     """The page of one run."""
     run = report.get("run") or {}
-    body = f"<h1>pytest-carbon: {esc(run.get('project'))}</h1>\n" + run_section(report, top)
+    body = f"<h1>pytest-carbon: {esc(run.get('project'))}</h1>\n" + run_section(report, top) + equivalents_sources()
     return page(f"pytest-carbon: {run.get('project') or 'run'}", body)
 
 

@@ -79,7 +79,7 @@ def _equivalents(report: dict[str, Any]) -> list[str]:
 
     session = report["session"]
     items = equivalents(float(session["energy_j"]), float(session["co2_g"]))
-    return [f"{escape(e.text)} ({escape(e.source)})" for e in items]
+    return [escape(e.text) for e in items]
 
 
 def _budget(report: dict[str, Any]) -> list[str]:
@@ -241,6 +241,9 @@ def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
     tip = recommendation(report)
     if tip:
         lines += ["", tip]
+    from pytest_carbon.equivalents import sources_text
+
+    lines += ["", f"<sub>Sources of the equivalents: {escape(sources_text())}.</sub>"]
     return "\n".join(lines) + "\n"
 
 
