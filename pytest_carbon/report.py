@@ -80,6 +80,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     controller = session.role == "controller"
     subtests = records.subtests
     attempts = records.attempts
+    failures = records.failures
     rows = enumerate(
         zip(
             records.nodeids,
@@ -138,6 +139,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             entry["subtests"] = {"count": count, "failed": failed}
         if index in attempts:
             entry["attempts"] = attempts[index]
+        if index in failures:
+            entry["failure"] = failures[index]
         append(entry)
     session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)

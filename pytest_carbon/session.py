@@ -36,7 +36,7 @@ class TestRecords:
     """
 
     __test__ = False  # not a test class, for pytest's collection
-    __slots__ = ("attempts", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
+    __slots__ = ("attempts", "failures", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
 
     def __init__(self) -> None:
         self.nodeids: list[str] = []
@@ -48,6 +48,8 @@ class TestRecords:
         self.subtests: dict[int, list[int]] = {}
         #: test index -> how many times it ran, for the tests that were rerun (pytest-rerunfailures)
         self.attempts: dict[int, int] = {}
+        #: test index -> what pytest said of its first failing phase (``failure_detail``), for the failing tests
+        self.failures: dict[int, dict[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self.nodeids)
@@ -74,6 +76,42 @@ def _outcome_of(report: pytest.TestReport) -> str:
     if report.failed:
         return "error"
     return "skipped" if report.skipped else "passed"
+
+
+#: the most characters of a traceback kept in the report (a test's own output can be huge)
+FAILURE_TEXT_MAX = 65_536
+
+
+def failure_detail(report: pytest.TestReport) -> dict[str, str]:
+    """The message and the traceback text of a failing phase, as pytest's own ``--junitxml`` writes them.
+
+    ``message``: the crash line (``assert 1 == 2``, ``ValueError: bad``), prefixed like pytest's with
+    ``failed on setup with "..."`` for an error outside the call; ``text``: the whole traceback as
+    pytest prints it (cut at ``FAILURE_TEXT_MAX`` characters, the cut said); ``type``: the exception's
+    class where the crash line names it; ``when``: the phase.
+    """
+    longrepr = report.longrepr
+    reprcrash = getattr(longrepr, "reprcrash", None)
+    if reprcrash is not None:
+        message = str(reprcrash.message)
+    elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip's (path, line, reason)
+        message = str(longrepr[2])
+    else:
+        message = str(longrepr or "")
+    head = message.split(":", 1)[0].strip()
+    kind = head.rsplit(".", 1)[-1] if ":" in message and head.replace(".", "").replace("_", "").isalnum() else ""
+    when = str(report.when)
+    if when == "call" and hasattr(report, "wasxfail"):
+        message = message or "[XPASS(strict)] " + str(report.wasxfail)
+    elif when != "call":
+        message = f'failed on {when} with "{message}"'
+    try:
+        text = report.longreprtext
+    except Exception:  # a report object from another plugin: its text is a courtesy
+        text = str(longrepr or "")
+    if len(text) > FAILURE_TEXT_MAX:
+        text = text[:FAILURE_TEXT_MAX] + f"\n... ({len(text) - FAILURE_TEXT_MAX} more characters left out)"
+    return {"when": when, "message": message, "type": kind or ("error" if when != "call" else "failure"), "text": text}
 
 
 class CarbonSession:
@@ -338,8 +376,11 @@ class CarbonSession:
             attempts = self.tests.attempts
             attempts[index] = attempts.get(index, 1) + 1
             outcomes[index] = "passed"
+            self.tests.failures.pop(index, None)
             return
         current = outcomes[index]
+        if report.failed and index not in self.tests.failures:
+            self.tests.failures[index] = failure_detail(report)
         if type(report).__name__ == "SubtestReport":
             counts = self.tests.subtests.setdefault(index, [0, 0])
             counts[0] += 1
