@@ -331,7 +331,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("carbon_junit", _output_path, None, "write a JUnit XML file with each test's energy and CO2e", "PATH"),
     Option("carbon_markdown", _output_path, None, "write a Markdown summary for a pull request", "PATH"),
-    Option("carbon_csv", _output_path, None, "write a CSV with CodeCarbon's emissions.csv columns", "PATH"),
+    Option(
+        "carbon_csv",
+        _output_path,
+        None,
+        "add the run's row to a CSV log with CodeCarbon's emissions.csv columns (header written once)",
+        "PATH",
+    ),
+    Option(
+        "carbon_csv_tests",
+        _output_path,
+        None,
+        "write one CSV row per test (CodeCarbon's columns, no session row), replacing the file",
+        "PATH",
+    ),
     Option(
         "carbon_github_summary",
         _bool,

@@ -105,6 +105,7 @@ GATE_OPTIONS = (
     "carbon_junit",
     "carbon_markdown",
     "carbon_csv",
+    "carbon_csv_tests",
 )
 
 

@@ -19,7 +19,7 @@ from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
 #: the artefact options that may name standard output ("-")
-STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
+STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_csv_tests", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 #: the JUnit properties last added to an item, and the test's energy and CO2e at that point
 JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
