@@ -70,6 +70,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+#: ``--carbon-top=all``: every test (a number no suite reaches, so that slicing and ``min`` keep working)
+TOP_ALL = 2**62
+
+
+def _top(text: str) -> int:
+    """A number of tests to list, or ``all``."""
+    if text.strip().lower() == "all":
+        return TOP_ALL
+    try:
+        return _non_negative_int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of 0 or more, or all, for example 10 or all") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -249,7 +263,22 @@ OPTIONS: tuple[Option, ...] = (
         "count RAPL's psys (whole platform) domain instead of packages and DRAM",
         "BOOL",
     ),
-    Option("carbon_top", _non_negative_int, 10, "number of tests listed in the summary (0: none)", "N"),
+    Option("carbon_top", _top, 10, "number of tests listed in the summary (0: none; all: every test)", "N"),
+    Option(
+        "carbon_sort",
+        _choice("dynamic", "energy", "co2", "duration", "cpu"),
+        "dynamic",
+        "what ranks the tests of the summary: dynamic (energy above idle: work, not waiting), energy, co2, "
+        "duration, cpu (CPU time)",
+        "KEY",
+    ),
+    Option(
+        "carbon_group_by",
+        _choice("", "file", "class", "module"),
+        "",
+        "add totals of the tests by file, class or module to the summary (empty: none)",
+        "GROUP",
+    ),
     Option(
         "carbon_budget",
         _quantity,

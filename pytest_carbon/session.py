@@ -611,16 +611,25 @@ class CarbonSession:
         if self.report is None:
             return
         verbosity = self.config.get_verbosity()
-        lines = summary_lines(self.report, verbosity=verbosity, top=self.options["carbon_top"])
+        lines = summary_lines(
+            self.report,
+            verbosity=verbosity,
+            top=self.options["carbon_top"],
+            sort=self.options.get("carbon_sort") or "dynamic",
+            group_by=self.options.get("carbon_group_by") or "",
+        )
         lines += [f"error: {e}" for e in self._errors]
+        json_written = self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json")
         if verbosity < 0:
             for line in lines:
                 terminalreporter.write_line(line)
+            if json_written and self.report_saved_at != "-":  # -q: one line, then every artefact written
+                terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
             return
         terminalreporter.write_sep("=", "carbon")
         for line in lines:
             terminalreporter.write_line(line)
-        if self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json"):
+        if json_written:
             terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
 
     def failed_outputs_line(self) -> str | None:
