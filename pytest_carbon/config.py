@@ -84,6 +84,12 @@ def _top(text: str) -> int:
         raise ValueError("expected a whole number of 0 or more, or all, for example 10 or all") from None
 
 
+def _providers(text: str) -> tuple[str, ...]:
+    from pytest_carbon.advice import parse_providers
+
+    return parse_providers(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -264,6 +270,14 @@ OPTIONS: tuple[Option, ...] = (
         "BOOL",
     ),
     Option("carbon_top", _top, 10, "number of tests listed in the summary (0: none; all: every test)", "N"),
+    Option(
+        "carbon_advice_providers",
+        _providers,
+        ("aws", "azure", "gcp"),
+        "cloud providers whose regions the advice considers, comma-separated: aws, azure, gcp or all "
+        "(one provider: its regions only; the run's own provider first where it runs in a cloud region)",
+        "LIST",
+    ),
     Option(
         "carbon_sort",
         _choice("dynamic", "energy", "co2", "duration", "cpu"),

@@ -218,5 +218,16 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             "band": combined_band(session.probe_descriptions, components_j),
         },
         "missing": missing,
+        "advice": _advice(region, totals.energy_j, session.options.get("carbon_advice_providers")),
         "tests": tests,
     }
+
+
+def _advice(region: dict[str, Any], energy_j: float, providers: Any) -> dict[str, Any] | None:
+    """Cleaner cloud regions for this run (``pytest_carbon.advice``); None when the tables cannot be read."""
+    from pytest_carbon.advice import PROVIDERS, advise
+
+    try:
+        return advise(region, energy_j, providers=tuple(providers or PROVIDERS))
+    except Exception:  # advice is a courtesy: the report never fails for it
+        return None

@@ -125,7 +125,7 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
     assert dom.tags("b") == [] and dom.tags("i") == []
     assert "driven by an average US car" in dom.text
     assert "car: US EPA" in dom.text
-    assert "Cleaner regions" in dom.text
+    assert "Cleaner cloud regions" in dom.text
     assert "aws:eu-north-1" in dom.text  # the same provider's cleaner region comes first
     assert "Test budgets: 1 held, 1 exceeded" in dom.text
     # the exceeded test is listed even though it is not among the top tests
@@ -175,7 +175,7 @@ def test_recommendations_without_the_intensity_lookup(monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(sys.modules, "pytest_carbon.intensity", None)  # as if the module were absent
     text = render_html(make_report(region=AWS_IE))
-    assert "No region in the tables has a cleaner grid" in text
+    assert "No cleaner cloud region can be suggested: the intensity tables could not be read" in text
 
 
 def test_empty_store_dashboard(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_carbon.probes.bands import band_text
-from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
+from pytest_carbon.units import format_co2, format_energy
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -134,52 +134,54 @@ def equivalents_sources() -> str:
     return f'<p class="src" id="equivalent-sources">Sources of the equivalents: {esc(sources_text())}.</p>'
 
 
-def greener_regions(region: Mapping[str, Any], limit: int = 5) -> list[dict[str, Any]]:
-    """Cleaner regions than the run's, or [] when the region is unknown or the lookup is unavailable."""
-    code = region.get("code")
-    if not code or not region.get("known", True):
-        return []
-    try:
-        from pytest_carbon.intensity import greener_than
-    except ImportError:
-        return []
-    try:
-        found = greener_than(str(code), limit=limit)
-    except Exception:  # an unknown or retired code must not break a page
-        return []
-    return [dict(r) for r in found]
+def recommendations_section(report: Mapping[str, Any], what: str) -> str:
+    """Cleaner cloud regions for a run (``pytest_carbon.advice``), with the CO2e it would have emitted there."""
+    from pytest_carbon.advice import PROVIDER_NAMES, advice_of
 
-
-def recommendations_section(region: Mapping[str, Any], energy_j: float, co2_g: float, what: str) -> str:
-    """Cleaner regions with the CO2e ``energy_j`` would have emitted there (the run's PUE kept)."""
+    region = report.get("region") or {}
     if not region or not region.get("known", True) or not region.get("code"):
         return (
-            f"<h3>Cleaner regions</h3><p>The region of {esc(what)} is not known, so no cleaner region can be "
+            f"<h3>Cleaner cloud regions</h3><p>The region of {esc(what)} is not known, so no cleaner region can be "
             "suggested. Set it with <code>--carbon-region=CODE</code>.</p>"
         )
-    found = greener_regions(region)
+    advice = advice_of(report)
+    if advice is None:
+        return (
+            "<h3>Cleaner cloud regions</h3><p>No cleaner cloud region can be suggested: the intensity tables "
+            "could not be read.</p>"
+        )
+    found = advice.get("regions") or []
     if not found:
         return (
-            f"<h3>Cleaner regions</h3><p>No region in the tables has a cleaner grid than "
-            f"{esc(region.get('code'))} ({esc(region.get('intensity_g_per_kwh'))} g/kWh).</p>"
+            f"<h3>Cleaner cloud regions</h3><p>No cloud region of {esc(', '.join(advice.get('providers') or []))} "
+            f"in the tables has a cleaner grid than {esc(region.get('code'))} "
+            f"({esc(region.get('intensity_g_per_kwh'))} g/kWh).</p>"
         )
-    pue = float(region.get("pue") or 1.0)
     rows = []
     for r in found:
-        there_g = energy_j / J_PER_KWH * pue * float(r["intensity_g_per_kwh"])
-        rows.append(
-            f"<tr><td><code>{esc(r.get('code'))}</code></td><td>{esc(r.get('name'))}</td>"
-            f'<td class="n">{esc(r.get("intensity_g_per_kwh"))} g/kWh</td>'
-            f'<td class="n">{esc(format_co2(there_g))}</td>'
-            f'<td class="n">-{float(r.get("cut_pct") or 0.0):.0f} %</td>'
-            f'<td class="src">{esc(r.get("source"))} {esc(r.get("year"))}</td></tr>'
+        there = format_co2(float(r["co2_g"])) if r.get("co2_g") is not None else ""
+        saving = (
+            f"{format_co2(float(r['saving_g']))} ({float(r.get('cut_pct') or 0.0):g} %)"
+            if r.get("saving_g") is not None
+            else ""
         )
+        rows.append(
+            f"<tr><td>{esc(PROVIDER_NAMES.get(str(r.get('provider')), r.get('provider')))}</td>"
+            f"<td><code>{esc(r.get('code'))}</code></td><td>{esc(r.get('name'))}</td>"
+            f'<td class="n">{esc(r.get("intensity_g_per_kwh"))} g/kWh</td><td class="n">{esc(r.get("year"))}</td>'
+            f'<td class="src">{esc(r.get("source"))}</td>'
+            f'<td class="n">{esc(there)}</td><td class="n">{esc(saving)}</td></tr>'
+        )
+    first = advice.get("provider_first")
+    order = f" Regions of {esc(PROVIDER_NAMES.get(str(first), first))} come first." if first else ""
+    co2_g = float((report.get("session") or {}).get("co2_g") or 0.0)
     return (
-        f"<h3>Cleaner regions</h3><p>{esc(what).capitalize()} emitted {esc(format_co2(co2_g))} in "
-        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('intensity_g_per_kwh'))} g/kWh). "
-        "The same energy elsewhere:</p>"
-        '<table class="rec"><thead><tr><th>region</th><th>name</th><th class="n">intensity</th>'
-        '<th class="n">CO2e there</th><th class="n">cut</th><th>source</th></tr></thead>'
+        f"<h3>Cleaner cloud regions</h3><p>{esc(what).capitalize()} emitted {esc(format_co2(co2_g))} in "
+        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('intensity_g_per_kwh'))} g/kWh, "
+        f"{esc(region.get('intensity_source'))} {esc(region.get('year'))}). The same energy in the cleanest cloud "
+        f"regions:{order}</p>"
+        '<table class="rec"><thead><tr><th>provider</th><th>region</th><th>name</th><th class="n">intensity</th>'
+        '<th class="n">year</th><th>source</th><th class="n">CO2e there</th><th class="n">saving</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -287,7 +289,7 @@ def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str
     out.append(f"<h3>Top {min(top, len(tests))} tests by energy</h3>")
     out.append(tests_table(tests, top))
     out.append(equivalents_section(energy_j, co2_g, "This run"))
-    out.append(recommendations_section(region, energy_j, co2_g, "this run"))
+    out.append(recommendations_section(report, "this run"))
     return "\n".join(out)
 
 
