@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_carbon.probes.bands import band_text
+from pytest_carbon.probes.bands import band_text, probe_band_text
 from pytest_carbon.units import format_co2, format_energy
 
 CSS = """
@@ -250,22 +250,71 @@ def budget_summary(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _region_provenance(region: Mapping[str, Any]) -> str:
+    if not region:
+        return "no region: CO2e figures are 0"
+    if region.get("source") == "merged":
+        return (
+            f"{esc(region.get('name') or 'merged shards')}: {esc(region.get('intensity_g_per_kwh'))} g/kWh on average "
+            f"over the shards, PUE {esc(region.get('pue'))}"
+        )
+    if not region.get("known", True) or not region.get("code"):
+        return (
+            f"unknown: the world average {esc(region.get('intensity_g_per_kwh'))} g/kWh was used "
+            f"({esc(region.get('intensity_source'))} {esc(region.get('year'))}); set <code>--carbon-region</code> "
+            "for a real figure"
+        )
+    live = ", live" if region.get("live") else ""
+    note = f". {esc(region['note'])}" if region.get("note") else ""
+    return (
+        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('name') or region.get('table'))}): "
+        f"{esc(region.get('intensity_g_per_kwh'))} g/kWh{live} from {esc(region.get('intensity_source'))} "
+        f"{esc(region.get('year'))} ({esc(region.get('basis'))}), PUE {esc(region.get('pue'))}; "
+        f"chosen by {esc(region.get('source'))}{note}"
+    )
+
+
+def provenance_section(report: Mapping[str, Any]) -> str:
+    """How each figure was obtained: probes (measured or estimated, error band), region and source, remainder."""
+    session = report.get("session") or {}
+    region = report.get("region") or {}
+    probes = (report.get("machine") or {}).get("probes") or []
+    items = []
+    for probe in probes:
+        how = "measured" if probe.get("measured") else "estimated"
+        failed = f' <span class="error">failed: {esc(probe.get("error"))}</span>' if probe.get("error") else ""
+        items.append(
+            f'<li class="probe"><code>{esc(probe.get("name"))}</code> '
+            f"({esc(', '.join(probe.get('components') or []))}): <strong>{how}</strong>"
+            f"{esc(probe_band_text(probe))}{failed}</li>"
+        )
+    probes_html = f'<ul class="probes">{"".join(items)}</ul>' if items else "<p>No energy probe: figures are 0.</p>"
+    energy_j = float(session.get("energy_j") or 0.0)
+    band = band_text(session.get("band"))
+    band_note = (
+        f" (P90 error band{esc(band)}: nine figures in ten fall within it)" if band else " (no quantified error band)"
+    )
+    return (
+        '<section class="provenance"><h3>How these figures were obtained</h3>'
+        f"<p>Energy: <strong>{esc(format_energy(energy_j))}{esc(band)}</strong>{band_note}: "
+        f"tests {esc(format_energy(float(session.get('tests_energy_j') or 0.0)))}, remainder (collection, plugin "
+        f"work, gaps) {esc(format_energy(float(session.get('unattributed_energy_j') or 0.0)))}; scope "
+        f"<code>{esc(report.get('scope'))}</code>.</p>"
+        f"<p>Probes:</p>{probes_html}"
+        f'<p class="region">Region: {_region_provenance(region)}.</p>'
+        f"<p>CO2e = energy × intensity × PUE.</p></section>"
+    )
+
+
 def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str:
     """Everything about one run: figures, region, budgets, top tests, equivalents, recommendations."""
     run = report.get("run") or {}
     session = report.get("session") or {}
-    region = report.get("region") or {}
     git = run.get("git") or {}
     tests = report.get("tests") or []
     energy_j = float(session.get("energy_j") or 0.0)
     co2_g = float(session.get("co2_g") or 0.0)
     failed = sum(1 for t in tests if t.get("outcome") in ("failed", "error"))
-    region_text = (
-        f"{region.get('code')} ({region.get('name') or region.get('table')}), {region.get('intensity_g_per_kwh')} "
-        f"g/kWh, {region.get('intensity_source')} {region.get('year') or ''}, PUE {region.get('pue')}"
-        if region.get("known", True) and region.get("code")
-        else (region.get("note") or "unknown")
-    )
     out = [
         f"<{heading}>Run {esc(str(run.get('id') or '')[:12])} of <code>{esc(run.get('project'))}</code></{heading}>",
         f'<p class="sub">branch <code>{esc(git.get("branch") or "-")}</code>, commit '
@@ -280,11 +329,14 @@ def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str
                 ("failed", str(failed)),
             ]
         ),
-        f"<p>Region: {esc(region_text)}.</p>",
+        provenance_section(report),
     ]
     missing = report.get("missing") or []
     if missing:
-        out.append("<p>Missing:</p><ul>" + "".join(f"<li>{esc(m)}</li>" for m in missing) + "</ul>")
+        out.append('<p>Missing:</p><ul class="missing">' + "".join(f"<li>{esc(m)}</li>" for m in missing) + "</ul>")
+    warnings = report.get("warnings") or []
+    if warnings:
+        out.append('<p>Warnings:</p><ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
     out.append(budget_summary(report))
     out.append(f"<h3>Top {min(top, len(tests))} tests by energy</h3>")
     out.append(tests_table(tests, top))
