@@ -81,6 +81,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     subtests = records.subtests
     attempts = records.attempts
     failures = records.failures
+    blocks = records.blocks
     rows = enumerate(
         zip(
             records.nodeids,
@@ -134,6 +135,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             else:
                 for key in _FIGURES:
                     entry[key] = received[key]
+                if received.get("blocks"):
+                    entry["blocks"] = received["blocks"]
         if index in subtests:
             count, failed = subtests[index]
             entry["subtests"] = {"count": count, "failed": failed}
@@ -141,6 +144,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             entry["attempts"] = attempts[index]
         if index in failures:
             entry["failure"] = failures[index]
+        if index in blocks:
+            entry["blocks"] = blocks[index]
         append(entry)
     session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)

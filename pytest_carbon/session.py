@@ -36,7 +36,7 @@ class TestRecords:
     """
 
     __test__ = False  # not a test class, for pytest's collection
-    __slots__ = ("attempts", "failures", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
+    __slots__ = ("attempts", "blocks", "failures", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
 
     def __init__(self) -> None:
         self.nodeids: list[str] = []
@@ -50,6 +50,8 @@ class TestRecords:
         self.attempts: dict[int, int] = {}
         #: test index -> what pytest said of its first failing phase (``failure_detail``), for the failing tests
         self.failures: dict[int, dict[str, str]] = {}
+        #: test index -> the blocks its code metered with the ``carbon`` fixture
+        self.blocks: dict[int, list[dict[str, Any]]] = {}
 
     def __len__(self) -> int:
         return len(self.nodeids)
@@ -472,8 +474,12 @@ class CarbonSession:
     def figures_now(self, item: pytest.Item) -> dict[str, Any]:
         """The test's figures so far (closes the current interval): for budgets and JUnit."""
         assert self.meter is not None
-        fig = self.meter.figures_for(self._index(item))
-        return self._test_entry_figures(fig)
+        index = self._index(item)
+        fig = self.meter.figures_for(index)
+        figures = self._test_entry_figures(fig)
+        if index in self.tests.blocks:  # a worker sends its blocks with the test's figures
+            figures["blocks"] = self.tests.blocks[index]
+        return figures
 
     def _test_entry_figures(self, fig: TestFigures) -> dict[str, Any]:
         factor = self._co2_factor()
