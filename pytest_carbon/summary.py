@@ -188,12 +188,12 @@ def summary_lines(
             if verbosity > 0:
                 c = t["components_j"]
                 extra = (
-                    f"  dyn {format_energy(t['dynamic_energy_j'])} "
-                    f"[cpu {format_energy(c.get('cpu', 0.0))}, ram {format_energy(c.get('ram', 0.0))}, "
+                    f"  [cpu {format_energy(c.get('cpu', 0.0))}, ram {format_energy(c.get('ram', 0.0))}, "
                     f"gpu {format_energy(c.get('gpu', 0.0))}]"
                 )
+            dyn = format_energy(t.get("dynamic_energy_j") or 0.0)
             lines.append(
-                f"  {format_energy(t['energy_j']).rjust(width)}  {format_co2(t['co2_g']):>10}  "
+                f"  {format_energy(t['energy_j']).rjust(width)}  dyn {dyn:>9}  {format_co2(t['co2_g']):>10}  "
                 f"{t['duration_s'] * 1e3:8.2f} ms  cpu {t['cpu_time_s'] * 1e3:8.2f} ms  "
                 f"{t['outcome']:<8} {t['nodeid']}{extra}"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -55,17 +56,37 @@ def suite(carbon_pytester: pytest.Pytester) -> pytest.Pytester:
     return carbon_pytester
 
 
+def _run_sorted(suite: pytest.Pytester, *args: str) -> tuple[str, list[str], dict[str, dict[str, float]]]:
+    """The summary, the ranked node ids, and each test's figures from the same run's JSON report."""
+    out = suite.runpytest("--carbon", "--carbon-store=off", "--carbon-json=r.json", *args).stdout.str()
+    report = json.loads((suite.path / "r.json").read_text(encoding="utf-8"))
+    return out, _listed(out), {t["nodeid"]: t for t in report["tests"]}
+
+
+@pytest.mark.parametrize(
+    ("flag", "key", "heading"),
+    [
+        (None, "dynamic_energy_j", "dynamic energy (above idle)"),
+        ("energy", "energy_j", "energy"),
+        ("duration", "duration_s", "duration"),
+        ("cpu", "cpu_time_s", "CPU time"),
+        ("co2", "co2_g", "CO2e"),
+    ],
+)
+def test_the_summary_ranks_by_the_key_asked(suite: pytest.Pytester, flag: str | None, key: str, heading: str) -> None:
+    out, listed, figures = _run_sorted(suite, *([f"--carbon-sort={flag}"] if flag else []))
+    assert f"all 4 tests by {heading}:" in out
+    values = [figures[nodeid][key] for nodeid in listed]
+    assert values == sorted(values, reverse=True)
+    assert set(listed) == set(figures)
+
+
 def test_default_ranks_work_above_waiting(suite: pytest.Pytester) -> None:
-    default = suite.runpytest("--carbon", "--carbon-store=off").stdout.str()
-    assert "all 4 tests by dynamic energy (above idle):" in default
-    assert _listed(default)[0] == "test_work.py::TestHeavy::test_spins"
-    by_energy = suite.runpytest("--carbon", "--carbon-store=off", "--carbon-sort=energy").stdout.str()
-    assert "all 4 tests by energy:" in by_energy
-    assert _listed(by_energy)[0] == "test_wait.py::test_sleeps"  # the idle power of half a second of sleep
-    by_duration = suite.runpytest("--carbon", "--carbon-store=off", "--carbon-sort=duration").stdout.str()
-    assert _listed(by_duration)[0] == "test_wait.py::test_sleeps"
-    by_cpu = suite.runpytest("--carbon", "--carbon-store=off", "--carbon-sort=cpu").stdout.str()
-    assert _listed(by_cpu)[:2] == ["test_work.py::TestHeavy::test_spins", "test_work.py::TestHeavy::test_spins_less"]
+    _, listed, figures = _run_sorted(suite)
+    # sleeping uses no CPU, so its dynamic energy is near 0 however loaded the machine is
+    assert listed.index("test_work.py::TestHeavy::test_spins") < listed.index("test_wait.py::test_sleeps")
+    sleeps = figures["test_wait.py::test_sleeps"]
+    assert sleeps["energy_j"] > 10 * sleeps["dynamic_energy_j"]  # its energy is the idle power while it waits
 
 
 def test_sort_by_co2_follows_co2() -> None:
