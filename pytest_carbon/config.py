@@ -70,6 +70,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+#: ``--carbon-top=all``: every test (a number no suite reaches, so that slicing and ``min`` keep working)
+TOP_ALL = 2**62
+
+
+def _top(text: str) -> int:
+    """A number of tests to list, or ``all``."""
+    if text.strip().lower() == "all":
+        return TOP_ALL
+    try:
+        return _non_negative_int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of 0 or more, or all, for example 10 or all") from None
+
+
+def _providers(text: str) -> tuple[str, ...]:
+    from pytest_carbon.advice import parse_providers
+
+    return parse_providers(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -249,7 +269,30 @@ OPTIONS: tuple[Option, ...] = (
         "count RAPL's psys (whole platform) domain instead of packages and DRAM",
         "BOOL",
     ),
-    Option("carbon_top", _non_negative_int, 10, "number of tests listed in the summary (0: none)", "N"),
+    Option("carbon_top", _top, 10, "number of tests listed in the summary (0: none; all: every test)", "N"),
+    Option(
+        "carbon_advice_providers",
+        _providers,
+        ("aws", "azure", "gcp"),
+        "cloud providers whose regions the advice considers, comma-separated: aws, azure, gcp or all "
+        "(one provider: its regions only; the run's own provider first where it runs in a cloud region)",
+        "LIST",
+    ),
+    Option(
+        "carbon_sort",
+        _choice("dynamic", "energy", "co2", "duration", "cpu"),
+        "dynamic",
+        "what ranks the tests of the summary: dynamic (energy above idle: work, not waiting), energy, co2, "
+        "duration, cpu (CPU time)",
+        "KEY",
+    ),
+    Option(
+        "carbon_group_by",
+        _choice("", "file", "class", "module"),
+        "",
+        "add totals of the tests by file, class or module to the summary (empty: none)",
+        "GROUP",
+    ),
     Option(
         "carbon_budget",
         _quantity,
@@ -331,7 +374,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("carbon_junit", _output_path, None, "write a JUnit XML file with each test's energy and CO2e", "PATH"),
     Option("carbon_markdown", _output_path, None, "write a Markdown summary for a pull request", "PATH"),
-    Option("carbon_csv", _output_path, None, "write a CSV with CodeCarbon's emissions.csv columns", "PATH"),
+    Option(
+        "carbon_csv",
+        _output_path,
+        None,
+        "add the run's row to a CSV log with CodeCarbon's emissions.csv columns (header written once)",
+        "PATH",
+    ),
+    Option(
+        "carbon_csv_tests",
+        _output_path,
+        None,
+        "write one CSV row per test (CodeCarbon's columns, no session row), replacing the file",
+        "PATH",
+    ),
     Option(
         "carbon_github_summary",
         _bool,

@@ -313,6 +313,12 @@ class CarbonGate:
             from pytest_carbon.reports import csv as csv_report
 
             jobs.append((options.get("carbon_csv"), "CSV", lambda p: csv_report.write_csv(report, p)))
+        if options.get("carbon_csv_tests"):
+            from pytest_carbon.reports import csv as tests_csv
+
+            jobs.append(
+                (options.get("carbon_csv_tests"), "CSV of the tests", lambda p: tests_csv.write_tests_csv(report, p))
+            )
         if summary and wants_summary:
             jobs.append((summary, "job summary", lambda p: markdown.append_markdown(report, p, top=top)))
         for path, what, write in jobs:

@@ -94,8 +94,8 @@ class CarbonHistory:
         result = yield
         quiet = self.config.get_verbosity() < 0
         for line in self.summary_lines():
-            if quiet and not line.startswith(("error:", "history: this run was NOT")):
-                continue  # -q keeps the carbon summary to one line unless something went wrong
+            if quiet and not line.startswith(("error:", "history: this run was NOT", "HTML page:")):
+                continue  # -q: the carbon summary's line, the artefacts written, and what went wrong
             terminalreporter.write_line(line)
         from pytest_carbon.session import SESSION_KEY
 

@@ -24,9 +24,10 @@ import struct
 import sys
 import threading
 import time
+import types
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 from pytest_carbon.probes.base import COMPONENTS, ComponentEnergy, MachineLoad, Probe, ProbeError
 
@@ -642,3 +643,22 @@ class Meter:
             intervals=max(n - 1, 0),
         )
         return figures, totals
+
+
+# --------------------------------------------------------------------------- the library's entry
+
+
+class _CallableModule(types.ModuleType):
+    """The module pytest_carbon.meter, callable: ``pytest_carbon.meter(region="FR")`` is ``block.meter``.
+
+    The package's name ``meter`` is this module once it is imported (the import system sets it),
+    so the library's context manager is reached through the module itself.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from pytest_carbon.block import meter
+
+        return meter(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

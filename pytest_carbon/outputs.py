@@ -10,6 +10,9 @@ write instead); ``write_text`` writes it:
 * a character device, a FIFO or a socket: written through, never replaced;
 * a block device, a folder: refused.
 
+``append_lines`` adds to a log instead (the CSV of runs): the same rules, except that a regular file
+(a link's target) is appended to in place, its header written once, never replaced or cut.
+
 Nothing here writes to find out: the filesystem of a path (``/proc``, ``/sys`` and their kind
 cannot hold a report) is read from ``/proc/self/mountinfo``.
 """
@@ -287,3 +290,91 @@ def write_text(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _header_of(fd: int, size: int) -> bytes:
+    """The first line of an open file (without its line end), read without moving the file offset."""
+    line = b""
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, 4096, offset)
+        if not chunk:
+            break
+        end = chunk.find(b"\n")
+        if end >= 0:
+            line += chunk[:end]
+            break
+        line += chunk
+        offset += len(chunk)
+        if len(line) > 1 << 20:  # no header is a megabyte long: this is not a CSV of ours
+            break
+    return line.rstrip(b"\r")
+
+
+def append_lines(path: str | os.PathLike[str], header: str, lines: str) -> None:
+    """Add ``lines`` to the log at ``path``, with ``header`` first where the log is new or empty.
+
+    * ``-``, a character device, a FIFO, a socket: ``header`` and ``lines`` written through, as by
+      ``write_text`` (a reader of a stream starts afresh each time);
+    * a block device, a folder: refused;
+    * a regular file, or a symbolic link to one (followed; the link stays): opened for appending with
+      ``O_NOFOLLOW`` on the link's target, so that a link put there after the check is not followed,
+      and locked (``flock``) while its first line is read and the lines added, so that two runs
+      appending at once neither interleave their lines nor both write the header. A file whose first
+      line is not ``header`` holds something else: it is left as it is (``OSError``). A last line
+      without its line end gets one first. A write that fails (a full disk) is undone: the file is
+      cut back to the size it had, never shorter.
+    """
+    name = os.fspath(path)
+    if name == STDOUT:
+        write_text(name, header + lines)
+        return
+    try:
+        found: os.stat_result | None = os.stat(name)
+    except FileNotFoundError:
+        found = None
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        write_text(name, header + lines)  # a device, FIFO or socket written through; a folder refused
+        return
+    target = Path(os.path.realpath(name))
+    if target.is_symlink():
+        raise OSError(errno.ELOOP, "a loop of symbolic links", name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # read and write: the header is read through the descriptor that holds the lock
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(target, flags, 0o666)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):  # swapped for something else after the check
+            raise OSError(errno.EPERM, "is not a regular file; not appended to", name)
+        try:
+            import fcntl
+        except ImportError:  # not on Windows: appends there are not locked
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        data = lines.encode("utf-8")
+        if size == 0:
+            data = header.encode("utf-8") + data
+        else:
+            first = _header_of(fd, size)
+            expected = header.encode("utf-8").rstrip(b"\r\n")
+            if first.lstrip(b"\xef\xbb\xbf") != expected:
+                raise OSError(
+                    errno.EEXIST,
+                    "holds other columns than this CSV's; left as it is: give another path or move it away",
+                    name,
+                )
+            if os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\r\n" + data  # end the last line first
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)

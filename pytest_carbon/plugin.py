@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
 
 
+@pytest.fixture
+def carbon(request: pytest.FixtureRequest) -> Any:
+    """Meter a block of a test: ``with carbon.meter("name") as m: ...``, then ``m.energy_j``, ``m.co2_g``.
+
+    The block is charged from the session's own meter (its probes, model and region), and its
+    figures are added to the test's entry in the report under ``blocks``. Without ``--carbon`` the
+    block is metered on its own (``pytest_carbon.meter``).
+    """
+    from pytest_carbon.block import CarbonFixture
+    from pytest_carbon.session import SESSION_KEY
+
+    return CarbonFixture(request.config.stash.get(SESSION_KEY, None), request.node)
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from pytest_carbon import hookspecs
 
@@ -105,6 +119,7 @@ GATE_OPTIONS = (
     "carbon_junit",
     "carbon_markdown",
     "carbon_csv",
+    "carbon_csv_tests",
 )
 
 

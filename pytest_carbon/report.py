@@ -80,6 +80,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     controller = session.role == "controller"
     subtests = records.subtests
     attempts = records.attempts
+    failures = records.failures
+    blocks = records.blocks
     rows = enumerate(
         zip(
             records.nodeids,
@@ -133,11 +135,17 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             else:
                 for key in _FIGURES:
                     entry[key] = received[key]
+                if received.get("blocks"):
+                    entry["blocks"] = received["blocks"]
         if index in subtests:
             count, failed = subtests[index]
             entry["subtests"] = {"count": count, "failed": failed}
         if index in attempts:
             entry["attempts"] = attempts[index]
+        if index in failures:
+            entry["failure"] = failures[index]
+        if index in blocks:
+            entry["blocks"] = blocks[index]
         append(entry)
     session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)
@@ -215,5 +223,16 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             "band": combined_band(session.probe_descriptions, components_j),
         },
         "missing": missing,
+        "advice": _advice(region, totals.energy_j, session.options.get("carbon_advice_providers")),
         "tests": tests,
     }
+
+
+def _advice(region: dict[str, Any], energy_j: float, providers: Any) -> dict[str, Any] | None:
+    """Cleaner cloud regions for this run (``pytest_carbon.advice``); None when the tables cannot be read."""
+    from pytest_carbon.advice import PROVIDERS, advise
+
+    try:
+        return advise(region, energy_j, providers=tuple(providers or PROVIDERS))
+    except Exception:  # advice is a courtesy: the report never fails for it
+        return None

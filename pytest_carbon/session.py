@@ -19,7 +19,7 @@ from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
 #: the artefact options that may name standard output ("-")
-STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
+STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_csv_tests", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 #: the JUnit properties last added to an item, and the test's energy and CO2e at that point
 JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
@@ -36,7 +36,7 @@ class TestRecords:
     """
 
     __test__ = False  # not a test class, for pytest's collection
-    __slots__ = ("attempts", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
+    __slots__ = ("attempts", "blocks", "failures", "files", "lines", "nodeids", "outcomes", "subtests", "workers")
 
     def __init__(self) -> None:
         self.nodeids: list[str] = []
@@ -48,6 +48,10 @@ class TestRecords:
         self.subtests: dict[int, list[int]] = {}
         #: test index -> how many times it ran, for the tests that were rerun (pytest-rerunfailures)
         self.attempts: dict[int, int] = {}
+        #: test index -> what pytest said of its first failing phase (``failure_detail``), for the failing tests
+        self.failures: dict[int, dict[str, str]] = {}
+        #: test index -> the blocks its code metered with the ``carbon`` fixture
+        self.blocks: dict[int, list[dict[str, Any]]] = {}
 
     def __len__(self) -> int:
         return len(self.nodeids)
@@ -74,6 +78,42 @@ def _outcome_of(report: pytest.TestReport) -> str:
     if report.failed:
         return "error"
     return "skipped" if report.skipped else "passed"
+
+
+#: the most characters of a traceback kept in the report (a test's own output can be huge)
+FAILURE_TEXT_MAX = 65_536
+
+
+def failure_detail(report: pytest.TestReport) -> dict[str, str]:
+    """The message and the traceback text of a failing phase, as pytest's own ``--junitxml`` writes them.
+
+    ``message``: the crash line (``assert 1 == 2``, ``ValueError: bad``), prefixed like pytest's with
+    ``failed on setup with "..."`` for an error outside the call; ``text``: the whole traceback as
+    pytest prints it (cut at ``FAILURE_TEXT_MAX`` characters, the cut said); ``type``: the exception's
+    class where the crash line names it; ``when``: the phase.
+    """
+    longrepr = report.longrepr
+    reprcrash = getattr(longrepr, "reprcrash", None)
+    if reprcrash is not None:
+        message = str(reprcrash.message)
+    elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip's (path, line, reason)
+        message = str(longrepr[2])
+    else:
+        message = str(longrepr or "")
+    head = message.split(":", 1)[0].strip()
+    kind = head.rsplit(".", 1)[-1] if ":" in message and head.replace(".", "").replace("_", "").isalnum() else ""
+    when = str(report.when)
+    if when == "call" and hasattr(report, "wasxfail"):
+        message = message or "[XPASS(strict)] " + str(report.wasxfail)
+    elif when != "call":
+        message = f'failed on {when} with "{message}"'
+    try:
+        text = report.longreprtext
+    except Exception:  # a report object from another plugin: its text is a courtesy
+        text = str(longrepr or "")
+    if len(text) > FAILURE_TEXT_MAX:
+        text = text[:FAILURE_TEXT_MAX] + f"\n... ({len(text) - FAILURE_TEXT_MAX} more characters left out)"
+    return {"when": when, "message": message, "type": kind or ("error" if when != "call" else "failure"), "text": text}
 
 
 class CarbonSession:
@@ -340,8 +380,11 @@ class CarbonSession:
             attempts = self.tests.attempts
             attempts[index] = attempts.get(index, 1) + 1
             outcomes[index] = "passed"
+            self.tests.failures.pop(index, None)
             return
         current = outcomes[index]
+        if report.failed and index not in self.tests.failures:
+            self.tests.failures[index] = failure_detail(report)
         if type(report).__name__ == "SubtestReport":
             counts = self.tests.subtests.setdefault(index, [0, 0])
             counts[0] += 1
@@ -434,8 +477,12 @@ class CarbonSession:
     def figures_now(self, item: pytest.Item) -> dict[str, Any]:
         """The test's figures so far (closes the current interval): for budgets and JUnit."""
         assert self.meter is not None
-        fig = self.meter.figures_for(self._index(item))
-        return self._test_entry_figures(fig)
+        index = self._index(item)
+        fig = self.meter.figures_for(index)
+        figures = self._test_entry_figures(fig)
+        if index in self.tests.blocks:  # a worker sends its blocks with the test's figures
+            figures["blocks"] = self.tests.blocks[index]
+        return figures
 
     def _test_entry_figures(self, fig: TestFigures) -> dict[str, Any]:
         factor = self._co2_factor()
@@ -573,16 +620,25 @@ class CarbonSession:
         if self.report is None:
             return
         verbosity = self.config.get_verbosity()
-        lines = summary_lines(self.report, verbosity=verbosity, top=self.options["carbon_top"])
+        lines = summary_lines(
+            self.report,
+            verbosity=verbosity,
+            top=self.options["carbon_top"],
+            sort=self.options.get("carbon_sort") or "dynamic",
+            group_by=self.options.get("carbon_group_by") or "",
+        )
         lines += [f"error: {e}" for e in self._errors]
+        json_written = self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json")
         if verbosity < 0:
             for line in lines:
                 terminalreporter.write_line(line)
+            if json_written and self.report_saved_at != "-":  # -q: one line, then every artefact written
+                terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
             return
         terminalreporter.write_sep("=", "carbon")
         for line in lines:
             terminalreporter.write_line(line)
-        if self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json"):
+        if json_written:
             terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
 
     def failed_outputs_line(self) -> str | None:

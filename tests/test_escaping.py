@@ -11,7 +11,7 @@ import pytest
 from reportdata import make_report
 
 from pytest_carbon.cli import main
-from pytest_carbon.reports.csv import neutralised, render_csv, write_csv
+from pytest_carbon.reports.csv import neutralised, render_csv, write_csv, write_tests_csv
 from pytest_carbon.summary import printable, summary_lines
 
 FORMULAS = [
@@ -36,7 +36,9 @@ def test_csv_text_cells_that_start_a_formula_get_a_quote(tmp_path: Path) -> None
     report["machine"]["cpu_model"] = "@evil"
     path = tmp_path / "emissions.csv"
     write_csv(report, path)
-    rows = _cells(path)
+    write_tests_csv(report, tmp_path / "tests.csv")
+    rows = [*_cells(tmp_path / "tests.csv"), *_cells(path)]
+    assert rows[-1]["experiment_id"] == "session"
     assert [row["experiment_id"] for row in rows[:-1]] == ["'" + n if n[0] in "=+-@\t\r" else n for n in FORMULAS]
     assert FORMULAS[0] == rows[0]["experiment_id"]  # starts with "tests/": left as it is
     assert {row["project_name"] for row in rows} == {"'=WEBSERVICE(1)"}

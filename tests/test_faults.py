@@ -102,7 +102,14 @@ def history_is_whole(path: Path) -> list[str]:
 # ---------------------------------------------------------------------- artefacts
 
 
-ARTEFACTS = ("--carbon-json", "--carbon-junit", "--carbon-markdown", "--carbon-csv", "--carbon-html")
+ARTEFACTS = (
+    "--carbon-json",
+    "--carbon-junit",
+    "--carbon-markdown",
+    "--carbon-csv",
+    "--carbon-csv-tests",
+    "--carbon-html",
+)
 
 
 def test_every_artefact_into_a_null_device_leaves_the_device(suite: pytest.Pytester) -> None:
@@ -137,6 +144,9 @@ def test_symlinked_artefacts_update_their_targets(suite: pytest.Pytester) -> Non
     for name in ("r.json", "j.xml", "m.md", "c.csv", "p.html"):
         (out / name).write_text("stale")
         (suite.path / name).symlink_to(out / name)
+    from pytest_carbon.reports.csv import HEADER
+
+    (out / "c.csv").write_text(HEADER, newline="")  # a log of runs is added to, so it holds a log
     result = run(
         suite,
         "--carbon-json=r.json",
@@ -148,7 +158,7 @@ def test_symlinked_artefacts_update_their_targets(suite: pytest.Pytester) -> Non
     assert result.ret == 0
     for name in ("r.json", "j.xml", "m.md", "c.csv", "p.html"):
         assert (suite.path / name).is_symlink()
-        assert (out / name).read_text() != "stale"
+        assert (out / name).read_text() not in ("stale", HEADER)
     report_at(out / "r.json")
 
 
@@ -189,6 +199,7 @@ def test_dash_is_standard_output(suite: pytest.Pytester, flag: str) -> None:
         "--carbon-junit": "<testsuite",
         "--carbon-markdown": "| # | test | outcome |",
         "--carbon-csv": "timestamp,project_name",
+        "--carbon-csv-tests": "timestamp,project_name",
         "--carbon-html": "<!DOCTYPE html>",
     }[flag]
     assert marker in out

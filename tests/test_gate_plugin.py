@@ -202,6 +202,7 @@ def test_ci_artefacts_and_github_summary(carbon_pytester: pytest.Pytester, monke
         f"--carbon-junit={out / 'c.xml'}",
         f"--carbon-markdown={out / 'c.md'}",
         f"--carbon-csv={out / 'c.csv'}",
+        f"--carbon-csv-tests={out / 't.csv'}",
     )
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
@@ -216,11 +217,14 @@ def test_ci_artefacts_and_github_summary(carbon_pytester: pytest.Pytester, monke
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("# earlier step\n") and "<!-- pytest-carbon -->" in text
     rendered = MarkdownIt("commonmark").enable("table").render((out / "c.md").read_text(encoding="utf-8"))
-    assert rendered.count("<tr>") == 6  # header + 5 tests
+    tests_table = next(t for t in rendered.split("<table>")[1:] if "<th>test</th>" in t)
+    assert tests_table.split("</table>")[0].count("<tr>") == 6  # header + 5 tests
     with open(out / "c.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["experiment_id"] for r in rows][-1] == "session"
-    assert {r["experiment_id"] for r in rows[:-1]} == {c.name and _nodeid(c) for c in cases}
+    assert [r["experiment_id"] for r in rows] == ["session"]
+    with open(out / "t.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["experiment_id"] for r in rows} == {c.name and _nodeid(c) for c in cases}
     monkeypatch.setenv("PYTEST_CARBON_GITHUB_SUMMARY", "false")
     before = summary.read_text(encoding="utf-8")
     run(carbon_pytester)

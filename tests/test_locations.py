@@ -8,7 +8,7 @@ import pytest
 from carbon_helpers import FIXED_PROBE_CONFTEST
 from faults import mounted, run_as_nobody, shared_folder
 
-ARTEFACTS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_html")
+ARTEFACTS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_csv_tests", "carbon_html")
 
 #: value (``{here}`` is the suite's folder) -> what the message says
 BAD_PATHS = {

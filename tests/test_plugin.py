@@ -61,7 +61,9 @@ def test_sleep():
     assert session["co2_g"] == pytest.approx(session["energy_j"] * factor, rel=1e-9)
     for test in report["tests"]:
         assert test["co2_g"] == pytest.approx(test["energy_j"] * factor, rel=1e-9)
-    result.stdout.fnmatch_lines(["*= carbon =*", "carbon: * CO2e, * over * s, 21 tests", "*top 10 tests by energy:*"])
+    result.stdout.fnmatch_lines(
+        ["*= carbon =*", "carbon: * CO2e, * over * s, 21 tests", "*top 10 of 21 tests by dynamic energy (above idle):*"]
+    )
 
 
 def test_dynamic_energy_resolves_sub_millisecond_tests(carbon_pytester: pytest.Pytester) -> None:

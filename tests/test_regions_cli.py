@@ -55,7 +55,7 @@ def test_greener_than_text_shows_the_cut(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["regions", "--greener-than", "DE"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("DE Germany:")
-    assert " %" in out and len(out.splitlines()) == 2 + 5
+    assert " %" in out and len(out.splitlines()) == 2 + 3
 
 
 def test_unknown_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

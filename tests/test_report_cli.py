@@ -22,12 +22,17 @@ def test_report_writes_all_three(tmp_path: Path, capsys: pytest.CaptureFixture[s
     report = make_report([(n, 1.0) for n in NASTY_IDS])
     src = _save(tmp_path / "carbon.json", report)
     md, xml, table = tmp_path / "c.md", tmp_path / "c.xml", tmp_path / "c.csv"
-    code = main(["report", src, "--markdown", str(md), "--junit", str(xml), "--csv", str(table)])
+    per_test = tmp_path / "t.csv"
+    code = main(
+        ["report", src, "--markdown", str(md), "--junit", str(xml), "--csv", str(table), "--csv-tests", str(per_test)]
+    )
     assert code == 0
     assert md.read_text(encoding="utf-8").startswith("<!-- pytest-carbon -->")
     assert sum(1 for suite in JUnitXml.fromfile(str(xml)) for _ in suite) == len(NASTY_IDS)
     with open(table, encoding="utf-8", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == len(NASTY_IDS) + 1
+        assert [row["experiment_id"] for row in csv.DictReader(fh)] == ["session"]
+    with open(per_test, encoding="utf-8", newline="") as fh:
+        assert [row["experiment_id"] for row in csv.DictReader(fh)] == NASTY_IDS
     assert "wrote" in capsys.readouterr().err
 
 

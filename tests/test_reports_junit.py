@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,140 @@ def test_control_characters_do_not_break_the_xml(tmp_path: Path) -> None:
 )
 def test_split_nodeid(nodeid: str, expected: tuple[str, str]) -> None:
     assert split_nodeid(nodeid) == expected
+
+
+# ---------------------------------------------------------------- pytest's failure details, against the XSD
+
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "junit.xsd"
+
+FAILING_SUITE = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("the fixture could not start")
+
+def test_passes():
+    assert True
+
+def test_assertion():
+    value = 41
+    assert value + 1 == 43, "the answer drifted"
+
+def test_exception():
+    raise ValueError("bad <input> & more")
+
+def test_setup_error(broken):
+    pass
+
+class TestGroup:
+    def test_in_class(self):
+        assert [1, 2] == [1, 3]
+"""
+
+
+def _xsd() -> object:
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+def _validate(path: Path) -> None:
+    from lxml import etree
+
+    schema = _xsd()
+    document = etree.parse(str(path))
+    assert schema.validate(document), schema.error_log  # type: ignore[attr-defined]
+
+
+def _problems(path: Path) -> dict[str, tuple[str, str, str]]:
+    """{case name: (element, message, text)} for each failing or erroring case, read with junitparser."""
+    from junitparser import Error
+
+    out = {}
+    for case in _cases(path):
+        for result in case.result:
+            if isinstance(result, (Failure, Error)) and result.type not in ("carbon-budget", "carbon-regression"):
+                out[case.name] = (result._tag, result.message, result.text or "")
+    return out
+
+
+def test_failures_keep_pytests_message_and_traceback(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_fail=FAILING_SUITE)
+    result = carbon_pytester.runpytest(
+        "--carbon", "--carbon-junit=carbon.xml", "--junitxml=pytest.xml", "--carbon-json=carbon-report.json"
+    )
+    result.assert_outcomes(passed=1, failed=3, errors=1)
+    carbon = carbon_pytester.path / "carbon.xml"
+    own = carbon_pytester.path / "pytest.xml"
+    _validate(carbon)
+    _validate(own)  # the control: the schema accepts pytest's own file
+    ours, theirs = _problems(carbon), _problems(own)
+    assert set(ours) == {"test_assertion", "test_exception", "test_setup_error", "test_in_class"}
+    assert set(ours) == set(theirs)
+    for name, (tag, message, text) in theirs.items():
+        assert ours[name][0] == tag
+        assert ours[name][1] == message, name
+        assert ours[name][2].strip() == text.strip(), name
+    assert "the answer drifted" in ours["test_assertion"][1]
+    assert "assert (41 + 1) == 43" in ours["test_assertion"][2]
+    assert ours["test_exception"][1] == "ValueError: bad <input> & more"
+    assert ours["test_setup_error"][0] == "error"
+    assert ours["test_setup_error"][1].startswith('failed on setup with "RuntimeError: the fixture could not start')
+    types = {c.name: r.type for c in _cases(carbon) for r in c.result}
+    assert types["test_exception"] == "ValueError" and types["test_setup_error"] == "RuntimeError"
+    # the JSON report holds the same details
+    report = json.loads((carbon_pytester.path / "carbon-report.json").read_text(encoding="utf-8"))
+    by_id = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    assert by_id["test_exception"]["failure"]["when"] == "call"
+    assert "failure" not in by_id["test_passes"]
+
+
+def test_a_rerun_that_passes_keeps_no_failure(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(
+        test_flaky="""
+        import pathlib
+
+        def test_flaky(tmp_path_factory):
+            mark = pathlib.Path(__file__).with_name("ran-once")
+            if not mark.exists():
+                mark.write_text("1")
+                assert False, "first attempt"
+        """
+    )
+    result = carbon_pytester.runpytest("--carbon", "--carbon-junit=carbon.xml", "--reruns=1", "-p", "rerunfailures")
+    result.assert_outcomes(passed=1)
+    (case,) = _cases(carbon_pytester.path / "carbon.xml")
+    assert case.result == []
+
+
+def test_the_schema_refuses_a_broken_file(tmp_path: Path) -> None:
+    """The control for the schema: a case without a name and a negative count are refused."""
+    from lxml import etree
+
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<testsuites><testsuite name="s" tests="-1"><testcase classname="c"/></testsuite></testsuites>')
+    assert not _xsd().validate(etree.parse(str(bad)))  # type: ignore[attr-defined]
+
+
+def test_a_report_without_details_still_writes_a_valid_failure(tmp_path: Path) -> None:
+    report = make_report([("t.py::a", 1.0), ("t.py::b", 1.0)])
+    report["tests"][0]["outcome"] = "failed"
+    report["tests"][1]["outcome"] = "error"
+    path = tmp_path / "carbon.xml"
+    write_junit(report, path)
+    _validate(path)
+    problems = _problems(path)
+    assert problems["a"][:2] == ("failure", "test failed")
+    assert problems["b"][:2] == ("error", "test errored")
+
+
+def test_failure_details_cross_xdist_workers(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_fail=FAILING_SUITE)
+    result = carbon_pytester.runpytest("--carbon", "--carbon-junit=carbon.xml", "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=1, failed=3, errors=1)
+    carbon = carbon_pytester.path / "carbon.xml"
+    _validate(carbon)
+    problems = _problems(carbon)
+    assert problems["test_exception"][1] == "ValueError: bad <input> & more"
+    assert 'raise ValueError("bad <input> & more")' in problems["test_exception"][2]

@@ -39,7 +39,7 @@ def test_top_tests_table_keeps_nasty_ids() -> None:
     text = render_markdown(report, top=10)
     assert text.startswith(MARKER)
     tables = _tables(text)
-    assert len(tables) == 1
+    assert len(tables) == 2  # the top tests, then the cleaner cloud regions
     header, *rows = tables[0]
     assert header[:2] == ["#", "test"]
     assert len(rows) == len(NASTY_IDS)
@@ -59,10 +59,11 @@ def test_totals_region_equivalents_budget_and_deltas() -> None:
     rendered = MD.render(text)
     assert "pytest-carbon: " in rendered and "❌" in rendered
     assert "FR (France), 41.44 g/kWh from OWID/Ember 2025" in rendered
-    assert "km driven by an average US passenger car" in rendered
-    assert "hours of television" in rendered
+    assert "driven by an average US car" in rendered
+    assert " of television" in rendered
     assert "1 of 1 test(s) over their budget" in rendered
-    deltas, top = _tables(text)
+    deltas, top, regions = _tables(text)
+    assert regions[0][:2] == ["provider", "region"]
     assert deltas[0] == ["", "baseline (band)", "this run", "change", "verdict", "why"]
     session, test_a = deltas[1], deltas[2]
     assert (
@@ -82,18 +83,20 @@ def test_unknown_region_says_so_and_recommends_nothing() -> None:
     assert recommendation(report) is None
 
 
-def test_cloud_recommendation_names_a_cleaner_region_of_the_same_provider() -> None:
+def test_cloud_recommendation_names_cleaner_regions_of_the_same_provider() -> None:
     report = make_report([("t.py::a", 3600.0)], region=AWS_IE, remainder_j=0.0)
     tip = recommendation(report)
-    if tip is None:
-        pytest.skip("the intensity tables (pytest_carbon.intensity) are not available")
-    match = re.search(r"aws:([a-z0-9-]+) .*?, ([0-9.]+) g/kWh.* to ([0-9.]+) (µg|mg|g) CO2e", tip)
-    assert match, tip
-    intensity = float(match.group(2))
-    assert intensity < float(str(AWS_IE["intensity_g_per_kwh"]))
-    expected_g = 3600.0 / 3.6e6 * float(str(AWS_IE["pue"])) * intensity
-    scale = {"µg": 1e-6, "mg": 1e-3, "g": 1.0}[match.group(4)]
-    assert float(match.group(3)) * scale == pytest.approx(expected_g, rel=5e-3)
+    assert tip is not None
+    (table,) = _tables(tip)
+    assert table[0] == ["provider", "region", "name", "intensity", "year", "source", "CO2e there", "saving"]
+    assert len(table) == 4  # the three best
+    for row in table[1:]:
+        assert row[0] == "AWS" and row[1].startswith("aws:")
+        intensity = float(row[3].removesuffix(" g/kWh"))
+        assert intensity < float(str(AWS_IE["intensity_g_per_kwh"]))
+        expected_g = 3600.0 / 3.6e6 * float(str(AWS_IE["pue"])) * intensity
+        value, unit = row[6].removesuffix(" CO2e").split()
+        assert float(value) * {"µg": 1e-6, "mg": 1e-3, "g": 1.0}[unit] == pytest.approx(expected_g, rel=5e-3)
 
 
 def test_escape_in_a_paragraph() -> None:
@@ -109,10 +112,10 @@ def test_append_keeps_what_was_there(tmp_path: Path) -> None:
     assert text.startswith("# earlier step\n") and MARKER in text
 
 
-def test_country_recommendation_skips_zero_figures() -> None:
+def test_a_country_run_is_advised_cloud_regions_never_a_grid() -> None:
     tip = recommendation(make_report(region=FR))
-    if tip is None:
-        pytest.skip("the intensity tables (pytest_carbon.intensity) are not available")
-    match = re.search(r"\(.*?, ([0-9.]+) g/kWh", tip)
-    assert match, tip
-    assert 0 < float(match.group(1)) < float(str(FR["intensity_g_per_kwh"]))
+    assert tip is not None
+    (table,) = _tables(tip)
+    for row in table[1:]:
+        assert row[1].split(":")[0] in ("aws", "azure", "gcp")
+        assert 0 < float(row[3].removesuffix(" g/kWh")) < float(str(FR["intensity_g_per_kwh"]))

@@ -18,6 +18,15 @@ def _limit(text: str) -> int:
     return value
 
 
+def _providers(text: str) -> tuple[str, ...]:
+    from pytest_carbon.advice import parse_providers
+
+    try:
+        return parse_providers(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
     parser.add_argument(
@@ -28,9 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--greener-than",
         metavar="CODE",
         default=None,
-        help="list regions with a lower intensity than CODE, the same cloud provider's first",
+        help="list the cloud regions (AWS, Azure, GCP) with a lower intensity than CODE, by the rule of the "
+        "reports' advice: the same provider's first, never a country's grid",
     )
-    parser.add_argument("--limit", type=_limit, default=None, help="show at most N regions (--greener-than: 5)")
+    parser.add_argument(
+        "--providers",
+        type=_providers,
+        default=None,
+        metavar="LIST",
+        help="with --greener-than: the providers to consider, comma-separated (aws,azure,gcp; default all)",
+    )
+    parser.add_argument("--limit", type=_limit, default=None, help="show at most N regions (--greener-than: 3)")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
@@ -44,16 +61,21 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print matching regions (exit 1 when none match) or greener alternatives (exit 2 for an unknown code)."""
-    from pytest_carbon.intensity import RegionError, greener_than, lookup, search
+    from pytest_carbon.intensity import RegionError, lookup, search
     from pytest_carbon.intensity.regions import find_row
 
+    if args.greener_than is None and args.providers is not None:
+        print("pytest-carbon regions: --providers goes with --greener-than CODE", file=sys.stderr)
+        return 2
     if args.greener_than is not None:
+        from pytest_carbon.advice import BEST, PROVIDERS, advise
+
         try:
             base = lookup(args.greener_than)
-            found = greener_than(args.greener_than, limit=args.limit or 5)
         except RegionError as err:
             print(err, file=sys.stderr)
             return 2
+        found = advise(base.to_dict(), providers=args.providers or PROVIDERS, limit=args.limit or BEST)["regions"]
         if args.json:
             print(json.dumps({"region": base.to_dict(), "greener": found}, indent=2))
             return 0
@@ -62,12 +84,12 @@ def run(args: argparse.Namespace) -> int:
             f"({base.intensity_source}, {base.year}, {base.basis})"
         )
         if not found:
-            print("no region in the tables has a lower intensity")
+            print("no cloud region of these providers in the tables has a lower intensity")
             return 0
         for row in found:
             row["intensity"] = f"{row['intensity_g_per_kwh']:g}"
             row["cut"] = f"-{row['cut_pct']:g} %"
-        columns = [("code", "code"), ("name", "name"), ("intensity", "g/kWh"), ("cut", "cut")]
+        columns = [("provider", "provider"), ("code", "code"), ("name", "name"), ("intensity", "g/kWh"), ("cut", "cut")]
         print(_table(found, [*columns, ("source", "source"), ("year", "year")]))
         return 0
 

@@ -14,7 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", metavar="REPORT.json", help="a JSON report written by pytest --carbon-json")
     parser.add_argument("--markdown", metavar="PATH", help="write the Markdown summary to PATH (- for the terminal)")
     parser.add_argument("--junit", metavar="PATH", help="write the JUnit XML to PATH")
-    parser.add_argument("--csv", metavar="PATH", help="write the CSV (CodeCarbon's emissions.csv columns) to PATH")
+    parser.add_argument(
+        "--csv", metavar="PATH", help="add the run's row to the CSV log at PATH (CodeCarbon's emissions.csv columns)"
+    )
+    parser.add_argument("--csv-tests", metavar="PATH", help="write one CSV row per test to PATH (no session row)")
     parser.add_argument("--top", metavar="N", type=count, default=10, help="tests listed in the Markdown (default 10)")
 
 
@@ -45,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pytest-carbon report: {err}", file=sys.stderr)
         return 2
     markdown = args.markdown
-    if markdown is None and args.junit is None and args.csv is None:
+    if markdown is None and args.junit is None and args.csv is None and args.csv_tests is None:
         markdown = "-"
     from pytest_carbon.outputs import OutputError, check_output_path
 
-    for flag, value in (("--markdown", markdown), ("--junit", args.junit), ("--csv", args.csv)):
+    asked = (("--markdown", markdown), ("--junit", args.junit), ("--csv", args.csv), ("--csv-tests", args.csv_tests))
+    for flag, value in asked:
         if value is not None:
             try:
                 check_output_path(value, example="carbon" + {"--markdown": ".md", "--junit": ".xml"}.get(flag, ".csv"))
@@ -77,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
             write_csv(report, args.csv)
             written.append(args.csv)
+        if args.csv_tests:
+            from pytest_carbon.reports.csv import write_tests_csv
+
+            write_tests_csv(report, args.csv_tests)
+            written.append(args.csv_tests)
     except BrokenPipeError:
         raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:

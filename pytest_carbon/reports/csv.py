@@ -3,8 +3,13 @@
 Units follow CodeCarbon: ``emissions`` in kg CO2e, ``emissions_rate`` in kg/s, energies in kWh,
 powers in W (average over the row's duration), ``duration`` in s, ``ram_total_size`` in GB.
 
-One row per test, then one row for the whole session. ``experiment_id`` says which: the test's
-node id, or ``session`` for the last row (whose figures include the remainder outside tests).
+Two files, so that summing a column gives a true total:
+
+* ``--carbon-csv=PATH``, the log of runs, like CodeCarbon's own file: one row a run (``experiment_id``
+  ``session``; its figures include the remainder outside tests), added at the end of the file by
+  ``outputs.append_lines``, the header written once;
+* ``--carbon-csv-tests=PATH``, the tests of the latest run: one row a test (``experiment_id``: the
+  node id), no session row, the file replaced at each run.
 ``run_id`` is the report's run id; ``codecarbon_version`` is left empty and ``tracking_mode``
 holds the report's scope (process or machine), which is what CodeCarbon's column means.
 
@@ -23,7 +28,6 @@ import os
 import re
 from typing import Any
 
-from pytest_carbon.reports.json import write_text_atomic
 from pytest_carbon.units import J_PER_KWH
 
 COLUMNS: tuple[str, ...] = (
@@ -138,10 +142,11 @@ def _row(report: dict[str, Any], experiment_id: str, figures: dict[str, Any]) ->
     }
 
 
-def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per test, then the session's row; text cells neutralised (``neutralised``)."""
-    out = [_row(report, str(t["nodeid"]), t) for t in report.get("tests", [])]
-    out.append(_row(report, SESSION_ID, report["session"]))
+def rows(report: dict[str, Any], *, tests: bool = False, session: bool = True) -> list[dict[str, Any]]:
+    """The session's row (``session``) and/or one row a test (``tests``); text cells neutralised (``neutralised``)."""
+    out = [_row(report, str(t["nodeid"]), t) for t in report.get("tests", [])] if tests else []
+    if session:
+        out.append(_row(report, SESSION_ID, report["session"]))
     starts, plain = _FIRST, _PLAIN_NUMBER.fullmatch
     # neutralised() inline: a call a cell would cost a quarter of the CSV's time
     return [
@@ -153,15 +158,37 @@ def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def render_csv(report: dict[str, Any]) -> str:
-    """The CSV text (header and rows)."""
+def _render(found: list[dict[str, Any]], header: bool = True) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows(report))
+    if header:
+        writer.writeheader()
+    writer.writerows(found)
     return buffer.getvalue()
 
 
+HEADER = ",".join(COLUMNS) + "\r\n"
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """The header and the run's row: what ``--carbon-csv`` adds to a new log."""
+    return _render(rows(report))
+
+
+def render_tests_csv(report: dict[str, Any]) -> str:
+    """The header and one row a test, no session row: the file of ``--carbon-csv-tests``."""
+    return _render(rows(report, tests=True, session=False))
+
+
 def write_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write the CSV atomically."""
-    write_text_atomic(path, render_csv(report))
+    """Add the run's row to the log at ``path`` (the header only where the log is new or empty)."""
+    from pytest_carbon.outputs import append_lines
+
+    append_lines(path, HEADER, _render(rows(report), header=False))
+
+
+def write_tests_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the tests' rows to ``path``, replacing the file (atomically)."""
+    from pytest_carbon.reports.json import write_text_atomic
+
+    write_text_atomic(path, render_tests_csv(report))

@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_carbon.probes.bands import band_text
-from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
+from pytest_carbon.probes.bands import band_text, probe_band_text
+from pytest_carbon.units import format_co2, format_energy
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -120,62 +120,68 @@ def trend_chart(points: Sequence[tuple[str, float]], title: str, width: int = 76
 
 
 def equivalents_section(energy_j: float, co2_g: float, what: str) -> str:
-    """The tangible equivalents of a footprint, each with its source."""
+    """The tangible equivalents of a footprint at a human scale (their sources: ``equivalents_sources``)."""
     from pytest_carbon.equivalents import equivalents
 
-    items = "".join(
-        f'<li><strong>{esc(e.text)}</strong> <span class="src">(source: {esc(e.source)})</span></li>'
-        for e in equivalents(energy_j, co2_g)
-    )
+    items = "".join(f"<li><strong>{esc(e.text)}</strong></li>" for e in equivalents(energy_j, co2_g))
     return f'<h3>{esc(what)} is about</h3><ul class="eq">{items}</ul>'
 
 
-def greener_regions(region: Mapping[str, Any], limit: int = 5) -> list[dict[str, Any]]:
-    """Cleaner regions than the run's, or [] when the region is unknown or the lookup is unavailable."""
-    code = region.get("code")
-    if not code or not region.get("known", True):
-        return []
-    try:
-        from pytest_carbon.intensity import greener_than
-    except ImportError:
-        return []
-    try:
-        found = greener_than(str(code), limit=limit)
-    except Exception:  # an unknown or retired code must not break a page
-        return []
-    return [dict(r) for r in found]
+def equivalents_sources() -> str:
+    """The sources of the equivalents, shown once per page however many footprints it shows."""
+    from pytest_carbon.equivalents import sources_text
+
+    return f'<p class="src" id="equivalent-sources">Sources of the equivalents: {esc(sources_text())}.</p>'
 
 
-def recommendations_section(region: Mapping[str, Any], energy_j: float, co2_g: float, what: str) -> str:
-    """Cleaner regions with the CO2e ``energy_j`` would have emitted there (the run's PUE kept)."""
+def recommendations_section(report: Mapping[str, Any], what: str) -> str:
+    """Cleaner cloud regions for a run (``pytest_carbon.advice``), with the CO2e it would have emitted there."""
+    from pytest_carbon.advice import PROVIDER_NAMES, advice_of
+
+    region = report.get("region") or {}
     if not region or not region.get("known", True) or not region.get("code"):
         return (
-            f"<h3>Cleaner regions</h3><p>The region of {esc(what)} is not known, so no cleaner region can be "
+            f"<h3>Cleaner cloud regions</h3><p>The region of {esc(what)} is not known, so no cleaner region can be "
             "suggested. Set it with <code>--carbon-region=CODE</code>.</p>"
         )
-    found = greener_regions(region)
+    advice = advice_of(report)
+    if advice is None:
+        return (
+            "<h3>Cleaner cloud regions</h3><p>No cleaner cloud region can be suggested: the intensity tables "
+            "could not be read.</p>"
+        )
+    found = advice.get("regions") or []
     if not found:
         return (
-            f"<h3>Cleaner regions</h3><p>No region in the tables has a cleaner grid than "
-            f"{esc(region.get('code'))} ({esc(region.get('intensity_g_per_kwh'))} g/kWh).</p>"
+            f"<h3>Cleaner cloud regions</h3><p>No cloud region of {esc(', '.join(advice.get('providers') or []))} "
+            f"in the tables has a cleaner grid than {esc(region.get('code'))} "
+            f"({esc(region.get('intensity_g_per_kwh'))} g/kWh).</p>"
         )
-    pue = float(region.get("pue") or 1.0)
     rows = []
     for r in found:
-        there_g = energy_j / J_PER_KWH * pue * float(r["intensity_g_per_kwh"])
-        rows.append(
-            f"<tr><td><code>{esc(r.get('code'))}</code></td><td>{esc(r.get('name'))}</td>"
-            f'<td class="n">{esc(r.get("intensity_g_per_kwh"))} g/kWh</td>'
-            f'<td class="n">{esc(format_co2(there_g))}</td>'
-            f'<td class="n">-{float(r.get("cut_pct") or 0.0):.0f} %</td>'
-            f'<td class="src">{esc(r.get("source"))} {esc(r.get("year"))}</td></tr>'
+        there = format_co2(float(r["co2_g"])) if r.get("co2_g") is not None else ""
+        saving = (
+            f"{format_co2(float(r['saving_g']))} ({float(r.get('cut_pct') or 0.0):g} %)"
+            if r.get("saving_g") is not None
+            else ""
         )
+        rows.append(
+            f"<tr><td>{esc(PROVIDER_NAMES.get(str(r.get('provider')), r.get('provider')))}</td>"
+            f"<td><code>{esc(r.get('code'))}</code></td><td>{esc(r.get('name'))}</td>"
+            f'<td class="n">{esc(r.get("intensity_g_per_kwh"))} g/kWh</td><td class="n">{esc(r.get("year"))}</td>'
+            f'<td class="src">{esc(r.get("source"))}</td>'
+            f'<td class="n">{esc(there)}</td><td class="n">{esc(saving)}</td></tr>'
+        )
+    first = advice.get("provider_first")
+    order = f" Regions of {esc(PROVIDER_NAMES.get(str(first), first))} come first." if first else ""
+    co2_g = float((report.get("session") or {}).get("co2_g") or 0.0)
     return (
-        f"<h3>Cleaner regions</h3><p>{esc(what).capitalize()} emitted {esc(format_co2(co2_g))} in "
-        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('intensity_g_per_kwh'))} g/kWh). "
-        "The same energy elsewhere:</p>"
-        '<table class="rec"><thead><tr><th>region</th><th>name</th><th class="n">intensity</th>'
-        '<th class="n">CO2e there</th><th class="n">cut</th><th>source</th></tr></thead>'
+        f"<h3>Cleaner cloud regions</h3><p>{esc(what).capitalize()} emitted {esc(format_co2(co2_g))} in "
+        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('intensity_g_per_kwh'))} g/kWh, "
+        f"{esc(region.get('intensity_source'))} {esc(region.get('year'))}). The same energy in the cleanest cloud "
+        f"regions:{order}</p>"
+        '<table class="rec"><thead><tr><th>provider</th><th>region</th><th>name</th><th class="n">intensity</th>'
+        '<th class="n">year</th><th>source</th><th class="n">CO2e there</th><th class="n">saving</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -244,22 +250,71 @@ def budget_summary(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _region_provenance(region: Mapping[str, Any]) -> str:
+    if not region:
+        return "no region: CO2e figures are 0"
+    if region.get("source") == "merged":
+        return (
+            f"{esc(region.get('name') or 'merged shards')}: {esc(region.get('intensity_g_per_kwh'))} g/kWh on average "
+            f"over the shards, PUE {esc(region.get('pue'))}"
+        )
+    if not region.get("known", True) or not region.get("code"):
+        return (
+            f"unknown: the world average {esc(region.get('intensity_g_per_kwh'))} g/kWh was used "
+            f"({esc(region.get('intensity_source'))} {esc(region.get('year'))}); set <code>--carbon-region</code> "
+            "for a real figure"
+        )
+    live = ", live" if region.get("live") else ""
+    note = f". {esc(region['note'])}" if region.get("note") else ""
+    return (
+        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('name') or region.get('table'))}): "
+        f"{esc(region.get('intensity_g_per_kwh'))} g/kWh{live} from {esc(region.get('intensity_source'))} "
+        f"{esc(region.get('year'))} ({esc(region.get('basis'))}), PUE {esc(region.get('pue'))}; "
+        f"chosen by {esc(region.get('source'))}{note}"
+    )
+
+
+def provenance_section(report: Mapping[str, Any]) -> str:
+    """How each figure was obtained: probes (measured or estimated, error band), region and source, remainder."""
+    session = report.get("session") or {}
+    region = report.get("region") or {}
+    probes = (report.get("machine") or {}).get("probes") or []
+    items = []
+    for probe in probes:
+        how = "measured" if probe.get("measured") else "estimated"
+        failed = f' <span class="error">failed: {esc(probe.get("error"))}</span>' if probe.get("error") else ""
+        items.append(
+            f'<li class="probe"><code>{esc(probe.get("name"))}</code> '
+            f"({esc(', '.join(probe.get('components') or []))}): <strong>{how}</strong>"
+            f"{esc(probe_band_text(probe))}{failed}</li>"
+        )
+    probes_html = f'<ul class="probes">{"".join(items)}</ul>' if items else "<p>No energy probe: figures are 0.</p>"
+    energy_j = float(session.get("energy_j") or 0.0)
+    band = band_text(session.get("band"))
+    band_note = (
+        f" (P90 error band{esc(band)}: nine figures in ten fall within it)" if band else " (no quantified error band)"
+    )
+    return (
+        '<section class="provenance"><h3>How these figures were obtained</h3>'
+        f"<p>Energy: <strong>{esc(format_energy(energy_j))}{esc(band)}</strong>{band_note}: "
+        f"tests {esc(format_energy(float(session.get('tests_energy_j') or 0.0)))}, remainder (collection, plugin "
+        f"work, gaps) {esc(format_energy(float(session.get('unattributed_energy_j') or 0.0)))}; scope "
+        f"<code>{esc(report.get('scope'))}</code>.</p>"
+        f"<p>Probes:</p>{probes_html}"
+        f'<p class="region">Region: {_region_provenance(region)}.</p>'
+        f"<p>CO2e = energy × intensity × PUE.</p></section>"
+    )
+
+
 def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str:
     """Everything about one run: figures, region, budgets, top tests, equivalents, recommendations."""
     run = report.get("run") or {}
     session = report.get("session") or {}
-    region = report.get("region") or {}
     git = run.get("git") or {}
     tests = report.get("tests") or []
     energy_j = float(session.get("energy_j") or 0.0)
     co2_g = float(session.get("co2_g") or 0.0)
     failed = sum(1 for t in tests if t.get("outcome") in ("failed", "error"))
-    region_text = (
-        f"{region.get('code')} ({region.get('name') or region.get('table')}), {region.get('intensity_g_per_kwh')} "
-        f"g/kWh, {region.get('intensity_source')} {region.get('year') or ''}, PUE {region.get('pue')}"
-        if region.get("known", True) and region.get("code")
-        else (region.get("note") or "unknown")
-    )
     out = [
         f"<{heading}>Run {esc(str(run.get('id') or '')[:12])} of <code>{esc(run.get('project'))}</code></{heading}>",
         f'<p class="sub">branch <code>{esc(git.get("branch") or "-")}</code>, commit '
@@ -274,23 +329,26 @@ def run_section(report: Mapping[str, Any], top: int, heading: str = "h2") -> str
                 ("failed", str(failed)),
             ]
         ),
-        f"<p>Region: {esc(region_text)}.</p>",
+        provenance_section(report),
     ]
     missing = report.get("missing") or []
     if missing:
-        out.append("<p>Missing:</p><ul>" + "".join(f"<li>{esc(m)}</li>" for m in missing) + "</ul>")
+        out.append('<p>Missing:</p><ul class="missing">' + "".join(f"<li>{esc(m)}</li>" for m in missing) + "</ul>")
+    warnings = report.get("warnings") or []
+    if warnings:
+        out.append('<p>Warnings:</p><ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
     out.append(budget_summary(report))
     out.append(f"<h3>Top {min(top, len(tests))} tests by energy</h3>")
     out.append(tests_table(tests, top))
     out.append(equivalents_section(energy_j, co2_g, "This run"))
-    out.append(recommendations_section(region, energy_j, co2_g, "this run"))
+    out.append(recommendations_section(report, "this run"))
     return "\n".join(out)
 
 
 def render_html(report: Mapping[str, Any], top: int = 20) -> str:
     """The page of one run."""
     run = report.get("run") or {}
-    body = f"<h1>pytest-carbon: {esc(run.get('project'))}</h1>\n" + run_section(report, top)
+    body = f"<h1>pytest-carbon: {esc(run.get('project'))}</h1>\n" + run_section(report, top) + equivalents_sources()
     return page(f"pytest-carbon: {run.get('project') or 'run'}", body)
 
 

@@ -5,6 +5,11 @@ properties (a rerun test: one testcase, its last attempt's outcome, the figures 
 and an ``attempts`` property); a test over its budget (mode fail) or a regression beyond the compare threshold is a
 ``failure`` of type ``carbon-budget`` or ``carbon-regression``, so CI test tabs show it. The
 session's own budget or regression is a testcase named ``session`` in the class ``pytest-carbon``.
+
+A failing test's ``failure`` (an erroring one's ``error``) keeps what pytest said, as pytest's own
+``--junitxml`` does: the crash line as ``message`` (``assert 1 == 2``; ``failed on setup with "..."``
+outside the call), the exception's class as ``type`` and the traceback text as the element's text,
+so a merge request's test report shows the assertion, not just "test failed".
 """
 
 from __future__ import annotations
@@ -78,10 +83,13 @@ def build_xml(report: dict[str, Any], suite_name: str = "pytest-carbon") -> ET.E
             allow_multiple_subelements=True,
         )
         outcome = entry.get("outcome")
+        failure = entry.get("failure") if isinstance(entry.get("failure"), dict) else {}
+        message = _clean(str(failure.get("message") or f"test {'errored' if outcome == 'error' else 'failed'}"))
+        text = _clean(str(failure.get("text") or "")) or None
         if outcome == "failed":
-            case.add_failure_info(message="test failed", failure_type="test")
+            case.add_failure_info(message=message, output=text, failure_type=str(failure.get("type") or "failure"))
         elif outcome == "error":
-            case.add_error_info(message="test errored")
+            case.add_error_info(message=message, output=text, error_type=str(failure.get("type") or "error"))
         elif outcome in ("skipped", "xfailed"):
             case.add_skipped_info(message=str(outcome))
         elif outcome == "interrupted":

@@ -11,7 +11,7 @@ from typing import Any
 
 from pytest_carbon.probes.bands import band_text, probe_band_text
 from pytest_carbon.reports.json import write_text_atomic
-from pytest_carbon.units import J_PER_KWH, format_co2, format_energy
+from pytest_carbon.units import format_co2, format_energy
 
 MARKER = "<!-- pytest-carbon -->"
 #: characters that start Markdown or HTML syntax inside a table cell or a list item
@@ -79,7 +79,7 @@ def _equivalents(report: dict[str, Any]) -> list[str]:
 
     session = report["session"]
     items = equivalents(float(session["energy_j"]), float(session["co2_g"]))
-    return [f"{escape(e.text)} ({escape(e.source)})" for e in items]
+    return [escape(e.text) for e in items]
 
 
 def _budget(report: dict[str, Any]) -> list[str]:
@@ -188,50 +188,33 @@ def _tests_table(report: dict[str, Any], top: int) -> list[str]:
 
 
 def recommendation(report: dict[str, Any]) -> str | None:
-    """One sentence naming a cleaner region and what this run would have emitted there; None when none is known."""
-    region = report.get("region") or {}
-    code = region.get("code")
-    if not code or not region.get("known", True):
-        return None
-    try:
-        from pytest_carbon.intensity import greener_than
-    except ImportError:
-        return None
-    try:
-        candidates = greener_than(str(code), 50)
-    except Exception:  # a recommendation is a courtesy: never fail a report for it
-        return None
-    base_year = region.get("year")
+    """Cleaner cloud regions for this run (``pytest_carbon.advice``) as a table; None when there is none."""
+    from pytest_carbon.advice import PROVIDER_NAMES as _PROVIDER_NAMES
+    from pytest_carbon.advice import advice_of
 
-    def plausible(row: dict[str, Any]) -> bool:
-        # a figure of 0 g/kWh or an old year is more likely a gap in the data than a clean grid
-        if float(row.get("intensity_g_per_kwh") or 0.0) <= 0.0:
-            return False
-        year = row.get("year")
-        return not (isinstance(base_year, int) and isinstance(year, int) and year < base_year - 1)
-
-    candidates = [c for c in candidates if plausible(c)]
-    if not candidates:
+    advice = advice_of(report)
+    if not advice or not advice.get("regions"):
         return None
-    is_cloud = region.get("table") == "cloud_regions"
-    provider = str(code).split(":", 1)[0] if is_cloud else None
-    if is_cloud:
-        same = [c for c in candidates if c.get("provider") == provider]
-        if not same:
-            return None
-        best = same[0]
-    else:
-        best = candidates[0]
-    energy_j = float(report["session"]["energy_j"])
-    pue = float(region.get("pue") or 1.0)
-    there_g = energy_j / J_PER_KWH * pue * float(best["intensity_g_per_kwh"])
-    here_g = float(report["session"]["co2_g"])
-    where = "the same provider's cleanest region" if is_cloud else "a cleaner grid for the CI runners"
-    return (
-        f"💡 {where}: {escape(str(best['code']))} ({escape(str(best.get('name')))}, "
-        f"{best['intensity_g_per_kwh']} g/kWh, {escape(str(best.get('source')))} {best.get('year') or ''}) "
-        f"would have cut this run from {_co2(here_g)} to {_co2(there_g)} ({best.get('cut_pct')}% less)."
-    )
+    basis = advice.get("basis") or {}
+    first = advice.get("provider_first")
+    order = f"; {_PROVIDER_NAMES.get(first, first)} regions first" if first else ""
+    lines = [
+        f"💡 **Cleaner cloud regions for these tests** (this run: {escape(str(basis.get('code')))}, "
+        f"{_figure(basis.get('intensity_g_per_kwh'))} g/kWh, {escape(str(basis.get('source')))} "
+        f"{basis.get('year') or ''}{order}):",
+        "",
+        "| provider | region | name | intensity | year | source | CO2e there | saving |",
+        "|---|---|---|---:|---:|---|---:|---:|",
+    ]
+    for r in advice["regions"]:
+        there = _co2(float(r["co2_g"])) if r.get("co2_g") is not None else ""
+        saving = f"{_co2(float(r['saving_g']))} ({r['cut_pct']:g}%)" if r.get("saving_g") is not None else ""
+        lines.append(
+            f"| {escape(_PROVIDER_NAMES.get(str(r['provider']), str(r['provider'])))} | {escape(str(r['code']))} | "
+            f"{escape(str(r['name']))} | {_figure(r['intensity_g_per_kwh'])} g/kWh | {r.get('year') or ''} | "
+            f"{escape(str(r.get('source')))} | {there} | {saving} |"
+        )
+    return "\n".join(lines)
 
 
 def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
@@ -264,6 +247,9 @@ def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
     tip = recommendation(report)
     if tip:
         lines += ["", tip]
+    from pytest_carbon.equivalents import sources_text
+
+    lines += ["", f"<sub>Sources of the equivalents: {escape(sources_text())}.</sub>"]
     return "\n".join(lines) + "\n"
 
 
