@@ -37,7 +37,7 @@ def test_once():
     burn(int(900000 * (1.8 if os.environ.get("SLOW") == "once" else 1)))
 """
 
-GATE = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=200%")
+GATE = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=600%")
 
 
 def _run(pytester: pytest.Pytester, *args: str, slow: str | None = None, by: float = 1.8) -> pytest.RunResult:
