@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_carbon.config import ConfigError
-from pytest_carbon.meter import AllFigures, Meter, TestFigures
+from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
@@ -108,8 +108,13 @@ class CarbonSession:
         #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
         self.role = "worker" if hasattr(config, "workerinput") else "serial"
         self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
-        #: figures computed at each test's end: by this process (worker) or received (controller)
-        self.received: dict[int, dict[str, Any]] = {}
+        #: on the controller: each worker process's timeline (``xdist.WorkerTimeline``), by its node
+        self.timelines: dict[Any, Any] = {}
+        #: on the controller: the tests that have no figures (their worker died before sending them)
+        self.no_figures: set[int] = set()
+        #: on the controller: the totals of workers that died, from their timeline up to its last sample
+        self.partial_totals: list[Totals] = []
+        self._xdist_worker: Any = None
         self.worker_outputs: dict[str, dict[str, Any]] = {}
         self.dead_workers: dict[str, str] = {}
         #: worker id -> the tests that were running when it died (xdist reports them failed)
@@ -119,8 +124,6 @@ class CarbonSession:
         self._unfinished = (
             "passed" if config.getoption("setuponly", False) or config.getoption("setupplan", False) else "interrupted"
         )
-        #: (test index, figures) of the test that just ended, for the xdist worker's report
-        self.last_figures: tuple[int, dict[str, Any]] | None = None
         self.perf_started = time.perf_counter()
         #: CPU seconds of each calibration (``calibrate.py``), timed between tests
         self.calibrations: list[float] = []
@@ -145,7 +148,8 @@ class CarbonSession:
         if self.role == "worker":
             from pytest_carbon.xdist import XdistWorker
 
-            self.config.pluginmanager.register(XdistWorker(self), "carbon-xdist-worker")
+            self._xdist_worker = XdistWorker(self)
+            self.config.pluginmanager.register(self._xdist_worker, "carbon-xdist-worker")
         elif self.config.pluginmanager.has_plugin("dsession"):
             from pytest_carbon.xdist import XdistController
 
@@ -292,13 +296,8 @@ class CarbonSession:
             return (yield)
         finally:
             meter.end_phase(index, True)
-            if self._junit or self.role == "worker":
-                # a worker sends each test's figures with its last report, so that a worker
-                # that dies later loses nothing it had finished
-                fig = self.figures_now(item)
-                self.last_figures = (index, fig)
-                if self._junit:
-                    self._junit_properties(item, fig)
+            if self._junit:  # the one consumer of a test's figures at its end (budgets read theirs after the call)
+                self._junit_properties(item, self.figures_now(item))
 
     @staticmethod
     def _junit_properties(item: pytest.Item, fig: Mapping[str, Any]) -> None:
@@ -330,9 +329,11 @@ class CarbonSession:
             if not controller:
                 return
             index = self._new_record(report.nodeid, report.location, worker)
-        received = getattr(report, "carbon", None)
-        if controller and isinstance(received, dict):
-            self.received[index] = received
+            self.timeline_of(node).indices.append(index)
+        if controller:
+            piece = getattr(report, "carbon_timeline", None)
+            if piece is not None:
+                self.timeline_of(node).add(piece, self.options["carbon_scope"])
         outcomes = self.tests.outcomes
         if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
             attempts = self.tests.attempts
@@ -361,6 +362,24 @@ class CarbonSession:
                 self.lost_tests.setdefault(worker, []).append(report.nodeid)
         elif outcome == "error" and current in ("passed", "xpassed", "xfailed"):
             outcomes[index] = "error"
+
+    def timeline_of(self, node: Any) -> Any:
+        """The timeline of one worker process (its xdist node), made on first use."""
+        timeline = self.timelines.get(node)
+        if timeline is None:
+            from pytest_carbon.xdist import WorkerTimeline
+
+            timeline = self.timelines[node] = WorkerTimeline(str(getattr(getattr(node, "gateway", None), "id", node)))
+        return timeline
+
+    def _attribute_workers(self) -> None:
+        """Controller: each worker's figures from its timeline, into the per-test columns."""
+        have = bytearray(len(self.tests))
+        for timeline in self.timelines.values():
+            totals = timeline.attribute(self.figures, have)
+            if totals is not None and not timeline.complete:
+                self.partial_totals.append(totals)
+        self.no_figures = {i for i, got in enumerate(have) if not got}
 
     # ------------------------------------------------------------------ calibration, confirmations
 
@@ -475,6 +494,8 @@ class CarbonSession:
             self.figures, totals = self.meter.attribute(len(self.tests) + 1)
             spent = self.figures.pop()
             self.confirmation_summary["energy_j"] = spent.energy_j
+        if self.role == "controller":
+            self._attribute_workers()
         if self.role == "worker":
             self._send_to_controller(totals)
             return
@@ -562,6 +583,8 @@ class CarbonSession:
             "confirmations": self.confirmations,
             "confirmation_summary": self.confirmation_summary,
             "confirmation_notes": self.confirmation_notes,
+            # what the meter recorded since the last piece sent on a tear-down report
+            "timeline": self._xdist_worker.piece() if self._xdist_worker is not None else None,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -594,7 +617,7 @@ class CarbonSession:
         self.report = None
         self.tests = TestRecords()
         self._keys = {}
-        self.received = {}
+        self.timelines = {}
 
 
 def selection_signature(nodeids: Any) -> str:
