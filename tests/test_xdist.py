@@ -166,3 +166,53 @@ def test_a(i): pass
     factor = region["intensity_g_per_kwh"] * region["pue"] / 3.6e6
     for test in report["tests"]:
         assert test["co2_g"] == pytest.approx(test["energy_j"] * factor, rel=1e-9)
+
+
+BUDGETED = """
+import time
+import pytest
+
+def busy(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+@pytest.mark.carbon_budget("0.5 J")
+@pytest.mark.parametrize("i", range(4))
+def test_heavy(i):
+    busy(0.1)
+
+@pytest.mark.carbon_budget("50 J")
+@pytest.mark.parametrize("i", range(16))
+def test_light(i):
+    busy(0.005)
+
+@pytest.mark.parametrize("i", range(10))
+def test_free(i):
+    pass
+"""
+
+
+def test_budgets_fail_the_right_tests_on_the_workers(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_budgeted=BUDGETED)
+    path = carbon_pytester.path / "carbon.json"
+    result = carbon_pytester.runpytest_subprocess(
+        "-n", "2", "--carbon", "--carbon-region=FR", f"--carbon-json={path}", "--carbon-store=off", "-rf"
+    )
+    result.assert_outcomes(passed=26, failed=4)
+    for i in range(4):  # each heavy test fails at its own end, with its own figure
+        result.stdout.fnmatch_lines([f"FAILED test_budgeted.py::test_heavy[[]{i}[]] - carbon budget exceeded: *"])
+    result.stdout.no_fnmatch_line("FAILED *test_light*")
+    result.stdout.no_fnmatch_line("FAILED *test_free*")
+    report = load_report(path)
+    by_name = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    assert {t["worker"] for t in report["tests"]} == {"gw0", "gw1"}
+    for name, test in by_name.items():
+        status = (test.get("budget") or {}).get("status")
+        if name.startswith("test_heavy"):
+            assert (test["outcome"], status) == ("failed", "exceeded")
+            assert test["energy_j"] > 0.5
+        elif name.startswith("test_light"):
+            assert (test["outcome"], status) == ("passed", "ok")
+        else:
+            assert (test["outcome"], status) == ("passed", None)
