@@ -314,13 +314,17 @@ class CarbonSession:
         item.stash[JUNIT_KEY] = (shown, energy_j, co2_g)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if (
-            report.passed
-            and self.role != "controller"
-            and type(report) is pytest.TestReport
-            and (report.when != "call" or not hasattr(report, "wasxfail"))
-        ):
-            return  # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
+        if report.passed and type(report) is pytest.TestReport:
+            # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
+            when = report.when
+            if when == "teardown":
+                if self.role == "controller":  # it may carry a piece of its worker's timeline
+                    piece = getattr(report, "carbon_timeline", None)
+                    if piece is not None:
+                        self.timeline_of(getattr(report, "node", None)).add(piece, self.options["carbon_scope"])
+                return
+            if self.role != "controller" and (when != "call" or not hasattr(report, "wasxfail")):
+                return
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         controller = self.role == "controller"
