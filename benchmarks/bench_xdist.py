@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_overhead import ENV, Rounds, make_suite  # noqa: E402
+from bench_overhead import ENV, Rounds, make_suite
 
 #: loaded in every run, plain or metered: writes the controller's peak RSS (KiB) to a file
 RSS_PLUGIN = """

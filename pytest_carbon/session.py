@@ -96,8 +96,10 @@ class CarbonSession:
         self.report: dict[str, Any] | None = None
         self.figures = AllFigures(0)
         self._junit = bool(getattr(config.option, "xmlpath", None))
-        #: a test's index by its node id (by node id and worker on the xdist controller)
-        self._keys: dict[Any, int] = {}
+        #: a test's index by its node id (on the xdist controller, in ``_worker_keys`` by worker)
+        self._keys: dict[str, int] = {}
+        self._worker_keys: dict[str | None, dict[str, int]] = {}
+        self._files: dict[str, str] = {}
         #: the item whose phases run now, and its index
         self._current: tuple[pytest.Item, int] | None = None
         self._errors: list[str] = []
@@ -229,13 +231,21 @@ class CarbonSession:
 
     def _new_record(self, nodeid: str, location: tuple[str, int | None, str], worker: str | None) -> int:
         path, line, _ = location
+        if self.role == "controller":
+            # each report brings its own copy of the file's name: keep one a file, as a serial run does
+            path = self._files.setdefault(path, path)
         index = self.tests.add(nodeid, path, None if line is None else line + 1, worker)
-        self._keys[self._key(nodeid, worker)] = index
+        self._keys_of(worker)[nodeid] = index
         return index
 
-    def _key(self, nodeid: str, worker: str | None) -> Any:
-        """A test's key in ``_keys``: its node id; with the worker's id too on the xdist controller."""
-        return (nodeid, worker) if self.role == "controller" else nodeid
+    def _keys_of(self, worker: str | None) -> dict[str, int]:
+        """Tests' indices by node id: the session's; on the xdist controller, one worker's."""
+        if self.role != "controller":
+            return self._keys
+        keys = self._worker_keys.get(worker)
+        if keys is None:
+            keys = self._worker_keys[worker] = {}
+        return keys
 
     def _index(self, item: pytest.Item) -> int:
         current = self._current
@@ -328,7 +338,7 @@ class CarbonSession:
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         controller = self.role == "controller"
-        index = self._keys.get(self._key(report.nodeid, worker))
+        index = self._keys_of(worker).get(report.nodeid)
         if index is None:
             if not controller:
                 return
@@ -621,6 +631,8 @@ class CarbonSession:
         self.report = None
         self.tests = TestRecords()
         self._keys = {}
+        self._worker_keys = {}
+        self._files = {}
         self.timelines = {}
 
 
