@@ -1,4 +1,4 @@
-"""pytest-xdist: every test once, static power counted once, crashes keep finished figures."""
+"""pytest-xdist: every test once, static power counted once, a dead worker loses at most its last sampler period."""
 
 from __future__ import annotations
 
