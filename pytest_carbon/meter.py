@@ -232,6 +232,10 @@ class Totals:
         self.intervals = intervals
 
 
+#: one sample as ``Meter.export`` sends it: wall and CPU clocks (ns), the machine load (the fields
+#: of ``MachineLoad``; None for the first sample) and component -> (static J, dynamic J)
+SampleData = tuple[int, int, "tuple[float, ...] | None", dict[str, tuple[float, float]]]
+
 #: joules per wall second and per CPU second of a test in one interval: in all, of it the dynamic
 #: part, and per component (component, per wall second, per CPU second)
 Rates = tuple[float, float, float, float, tuple[tuple[str, float, float], ...]]
@@ -381,6 +385,26 @@ class Meter:
                 walls[test] += (t1 - t0) / 1e9
                 cpus[test] += max(c1 - c0, 0) / 1e9
         return walls, cpus
+
+    # ---- the timeline in pieces (an xdist worker sends its own to the controller)
+
+    def export(self, phases_from: int, samples_from: int) -> tuple[bytes, list[SampleData], int, int]:
+        """The phases and samples recorded since the given positions, as plain values, and the new positions.
+
+        Positions are a phase count and a sample count; the phases go as the packed bytes of the
+        array (five 64-bit integers each, native order), each sample as a tuple that
+        ``Timeline.extend`` turns back into the same sample. What ``attribute`` reads, nothing more.
+        """
+        phases = self._phases
+        end = len(phases) // 5
+        raw = phases[phases_from * 5 : end * 5].tobytes()
+        with self._lock:
+            samples = self._samples[samples_from:]
+            count = len(self._samples)
+        out: list[SampleData] = [
+            (s.wall_ns, s.cpu_ns, tuple(s.load) if s.load is not None else None, s.energy) for s in samples
+        ]
+        return raw, out, end, count
 
     # ---- sampler
 
@@ -643,6 +667,42 @@ class Meter:
             intervals=max(n - 1, 0),
         )
         return figures, totals
+
+
+class Timeline(Meter):
+    """Another process's timeline, received in pieces (``Meter.export``), attributed as its own meter would.
+
+    Never started: it holds the phases and samples of the process that recorded them, so that
+    ``attribute`` gives the figures that process's own attribution gives for the same timeline.
+    """
+
+    def __init__(self, *, scope: str = "process", processes: int = 1) -> None:
+        super().__init__((), scope=scope, processes=processes, threads=1)
+
+    def extend(self, phases: bytes, samples: Sequence[SampleData]) -> None:
+        """Append a piece: packed phases and the samples taken since the last piece."""
+        self._phases.frombytes(phases)
+        for wall_ns, cpu_ns, load, energy in samples:
+            sample = Sample(int(wall_ns), int(cpu_ns))
+            if load is not None:
+                sample.load = MachineLoad._make(load)
+            sample.energy = {str(comp): (float(pair[0]), float(pair[1])) for comp, pair in energy.items()}
+            self._samples.append(sample)
+            self._walls.append(sample.wall_ns)
+
+    def last_wall_ns(self) -> int | None:
+        """The wall clock of the last sample received (the end of what can be attributed)."""
+        return self._walls[-1] if self._walls else None
+
+    def tests_after(self, wall_ns: int) -> set[int]:
+        """The test indices with a phase that ends after ``wall_ns``."""
+        phases = self._phases
+        return {test for test, t1 in zip(phases[0::5], phases[2::5], strict=True) if t1 > wall_ns}
+
+    def highest_test(self) -> int:
+        """The highest test index among the phases (-1: none)."""
+        phases = self._phases
+        return max(phases[0::5]) if len(phases) else -1
 
 
 # --------------------------------------------------------------------------- the library's entry

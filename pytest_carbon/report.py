@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
 
 SCHEMA_VERSION = 1
-_FIGURES = ("duration_s", "cpu_time_s", "energy_j", "dynamic_energy_j", "co2_g", "components_j")
 
 
 def iso_utc(timestamp: float) -> str:
@@ -36,14 +35,20 @@ def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
 
     The controller's meter already holds the machine's static energy over the whole run, counted
     once (the workers charged their tests a share of it while they ran). In scope "machine" the
-    controller's totals are the whole machine's, workers included, so nothing is added.
+    controller's totals are the whole machine's, workers included, so nothing is added. A worker
+    that died sent no totals: its timeline's, up to the last sample it sent, stand for them.
     """
     if session.role != "controller" or session.options["carbon_scope"] == "machine":
         return totals
     components = dict(totals.components_j)
     dynamic = dict(totals.dynamic_components_j)
     dynamic_j = totals.dynamic_j
-    for out in session.worker_outputs.values():
+    outputs: list[Any] = list(session.worker_outputs.values())
+    outputs += [
+        {"dynamic_components_j": partial.dynamic_components_j, "dynamic_j": partial.dynamic_j}
+        for partial in session.partial_totals
+    ]
+    for out in outputs:
         for comp, energy_j in out.get("dynamic_components_j", {}).items():
             components[comp] = components.get(comp, 0.0) + energy_j
             dynamic[comp] = dynamic.get(comp, 0.0) + energy_j
@@ -78,6 +83,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     by_comp = columns.components_j
     extra = [comp for comp in by_comp if comp not in COMPONENTS]
     controller = session.role == "controller"
+    without_figures = session.no_figures
     subtests = records.subtests
     attempts = records.attempts
     failures = records.failures
@@ -128,15 +134,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
         }
         for comp in extra:
             entry["components_j"][comp] = by_comp[comp][index]
-        if controller:
-            received = session.received.get(index)
-            if received is None:
-                no_figures.append(nodeid)
-            else:
-                for key in _FIGURES:
-                    entry[key] = received[key]
-                if received.get("blocks"):
-                    entry["blocks"] = received["blocks"]
+        if controller and index in without_figures:
+            no_figures.append(nodeid)
         if index in subtests:
             count, failed = subtests[index]
             entry["subtests"] = {"count": count, "failed": failed}
@@ -151,7 +150,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)
     if no_figures:
         missing.append(
-            f"{len(no_figures)} test(s) have no figures because their worker died before finishing them: "
+            f"{len(no_figures)} test(s) have no figures because their worker died before sending them "
+            "(the test it was running, and those that ended in its last sampler period): "
             + ", ".join(no_figures[:5])
             + (" ..." if len(no_figures) > 5 else "")
         )
@@ -159,8 +159,8 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
         lost = session.lost_tests.get(worker)
         during = f" while running {', '.join(lost)} (reported failed, as pytest reports it)" if lost else ""
         missing.append(
-            f"worker {worker} died ({why}){during}; the report is incomplete; its tests finished before that "
-            "keep their figures"
+            f"worker {worker} died ({why}){during}; the report is incomplete; its tests that ended before the "
+            "last sample it sent keep their figures"
         )
     totals = _merge_workers(session, totals)
     meter = session.meter

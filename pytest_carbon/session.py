@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_carbon.config import ConfigError
-from pytest_carbon.meter import AllFigures, Meter, TestFigures
+from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
@@ -136,8 +136,10 @@ class CarbonSession:
         self.report: dict[str, Any] | None = None
         self.figures = AllFigures(0)
         self._junit = bool(getattr(config.option, "xmlpath", None))
-        #: a test's index by its node id (by node id and worker on the xdist controller)
-        self._keys: dict[Any, int] = {}
+        #: a test's index by its node id (on the xdist controller, in ``_worker_keys`` by worker)
+        self._keys: dict[str, int] = {}
+        self._worker_keys: dict[str | None, dict[str, int]] = {}
+        self._files: dict[str, str] = {}
         #: the item whose phases run now, and its index
         self._current: tuple[pytest.Item, int] | None = None
         self._errors: list[str] = []
@@ -148,8 +150,13 @@ class CarbonSession:
         #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
         self.role = "worker" if hasattr(config, "workerinput") else "serial"
         self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
-        #: figures computed at each test's end: by this process (worker) or received (controller)
-        self.received: dict[int, dict[str, Any]] = {}
+        #: on the controller: each worker process's timeline (``xdist.WorkerTimeline``), by its node
+        self.timelines: dict[Any, Any] = {}
+        #: on the controller: the tests that have no figures (their worker died before sending them)
+        self.no_figures: set[int] = set()
+        #: on the controller: the totals of workers that died, from their timeline up to its last sample
+        self.partial_totals: list[Totals] = []
+        self._xdist_worker: Any = None
         self.worker_outputs: dict[str, dict[str, Any]] = {}
         self.dead_workers: dict[str, str] = {}
         #: worker id -> the tests that were running when it died (xdist reports them failed)
@@ -159,8 +166,6 @@ class CarbonSession:
         self._unfinished = (
             "passed" if config.getoption("setuponly", False) or config.getoption("setupplan", False) else "interrupted"
         )
-        #: (test index, figures) of the test that just ended, for the xdist worker's report
-        self.last_figures: tuple[int, dict[str, Any]] | None = None
         self.perf_started = time.perf_counter()
         #: CPU seconds of each calibration (``calibrate.py``), timed between tests
         self.calibrations: list[float] = []
@@ -187,7 +192,8 @@ class CarbonSession:
         if self.role == "worker":
             from pytest_carbon.xdist import XdistWorker
 
-            self.config.pluginmanager.register(XdistWorker(self), "carbon-xdist-worker")
+            self._xdist_worker = XdistWorker(self)
+            self.config.pluginmanager.register(self._xdist_worker, "carbon-xdist-worker")
         elif self.config.pluginmanager.has_plugin("dsession"):
             from pytest_carbon.xdist import XdistController
 
@@ -267,13 +273,21 @@ class CarbonSession:
 
     def _new_record(self, nodeid: str, location: tuple[str, int | None, str], worker: str | None) -> int:
         path, line, _ = location
+        if self.role == "controller":
+            # each report brings its own copy of the file's name: keep one a file, as a serial run does
+            path = self._files.setdefault(path, path)
         index = self.tests.add(nodeid, path, None if line is None else line + 1, worker)
-        self._keys[self._key(nodeid, worker)] = index
+        self._keys_of(worker)[nodeid] = index
         return index
 
-    def _key(self, nodeid: str, worker: str | None) -> Any:
-        """A test's key in ``_keys``: its node id; with the worker's id too on the xdist controller."""
-        return (nodeid, worker) if self.role == "controller" else nodeid
+    def _keys_of(self, worker: str | None) -> dict[str, int]:
+        """Tests' indices by node id: the session's; on the xdist controller, one worker's."""
+        if self.role != "controller":
+            return self._keys
+        keys = self._worker_keys.get(worker)
+        if keys is None:
+            keys = self._worker_keys[worker] = {}
+        return keys
 
     def _index(self, item: pytest.Item) -> int:
         current = self._current
@@ -334,13 +348,8 @@ class CarbonSession:
             return (yield)
         finally:
             meter.end_phase(index, True)
-            if self._junit or self.role == "worker":
-                # a worker sends each test's figures with its last report, so that a worker
-                # that dies later loses nothing it had finished
-                fig = self.figures_now(item)
-                self.last_figures = (index, fig)
-                if self._junit:
-                    self._junit_properties(item, fig)
+            if self._junit:  # the one consumer of a test's figures at its end (budgets read theirs after the call)
+                self._junit_properties(item, self.figures_now(item))
 
     @staticmethod
     def _junit_properties(item: pytest.Item, fig: Mapping[str, Any]) -> None:
@@ -357,24 +366,33 @@ class CarbonSession:
         item.stash[JUNIT_KEY] = (shown, energy_j, co2_g)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if (
-            report.passed
-            and self.role != "controller"
-            and type(report) is pytest.TestReport
-            and (report.when != "call" or not hasattr(report, "wasxfail"))
-        ):
-            return  # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
+        if report.passed and type(report) is pytest.TestReport:
+            # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
+            when = report.when
+            if when == "teardown":
+                if self.role == "controller":  # it may carry a piece of its worker's timeline
+                    piece = getattr(report, "carbon_timeline", None)
+                    if piece is not None:
+                        self.timeline_of(getattr(report, "node", None)).add(piece, self.options["carbon_scope"])
+                    blocks = getattr(report, "carbon_blocks", None)
+                    if blocks:
+                        self._received_blocks(report, blocks)
+                return
+            if self.role != "controller" and (when != "call" or not hasattr(report, "wasxfail")):
+                return
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         controller = self.role == "controller"
-        index = self._keys.get(self._key(report.nodeid, worker))
+        index = self._keys_of(worker).get(report.nodeid)
         if index is None:
             if not controller:
                 return
             index = self._new_record(report.nodeid, report.location, worker)
-        received = getattr(report, "carbon", None)
-        if controller and isinstance(received, dict):
-            self.received[index] = received
+            self.timeline_of(node).indices.append(index)
+        if controller:
+            piece = getattr(report, "carbon_timeline", None)
+            if piece is not None:
+                self.timeline_of(node).add(piece, self.options["carbon_scope"])
         outcomes = self.tests.outcomes
         if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
             attempts = self.tests.attempts
@@ -406,6 +424,24 @@ class CarbonSession:
                 self.lost_tests.setdefault(worker, []).append(report.nodeid)
         elif outcome == "error" and current in ("passed", "xpassed", "xfailed"):
             outcomes[index] = "error"
+
+    def timeline_of(self, node: Any) -> Any:
+        """The timeline of one worker process (its xdist node), made on first use."""
+        timeline = self.timelines.get(node)
+        if timeline is None:
+            from pytest_carbon.xdist import WorkerTimeline
+
+            timeline = self.timelines[node] = WorkerTimeline(str(getattr(getattr(node, "gateway", None), "id", node)))
+        return timeline
+
+    def _attribute_workers(self) -> None:
+        """Controller: each worker's figures from its timeline, into the per-test columns."""
+        have = bytearray(len(self.tests))
+        for timeline in self.timelines.values():
+            totals = timeline.attribute(self.figures, have)
+            if totals is not None and not timeline.complete:
+                self.partial_totals.append(totals)
+        self.no_figures = {i for i, got in enumerate(have) if not got}
 
     # ------------------------------------------------------------------ calibration, confirmations
 
@@ -474,6 +510,14 @@ class CarbonSession:
         if self.confirmation_notes:
             report.setdefault("warnings", []).extend(self.confirmation_notes)
 
+    def _received_blocks(self, report: pytest.TestReport, blocks: Any) -> None:
+        """On the controller: the blocks a worker's test metered with the ``carbon`` fixture."""
+        node = getattr(report, "node", None)
+        worker = node.gateway.id if node is not None else self.worker_id
+        index = self._keys_of(worker).get(report.nodeid)
+        if index is not None and isinstance(blocks, list):
+            self.tests.blocks[index] = blocks
+
     def figures_now(self, item: pytest.Item) -> dict[str, Any]:
         """The test's figures so far (closes the current interval): for budgets and JUnit."""
         assert self.meter is not None
@@ -525,6 +569,8 @@ class CarbonSession:
             self.figures, totals = self.meter.attribute(len(self.tests) + 1)
             spent = self.figures.pop()
             self.confirmation_summary["energy_j"] = spent.energy_j
+        if self.role == "controller":
+            self._attribute_workers()
         if self.role == "worker":
             self._send_to_controller(totals)
             return
@@ -612,6 +658,8 @@ class CarbonSession:
             "confirmations": self.confirmations,
             "confirmation_summary": self.confirmation_summary,
             "confirmation_notes": self.confirmation_notes,
+            # what the meter recorded since the last piece sent on a tear-down report
+            "timeline": self._xdist_worker.piece() if self._xdist_worker is not None else None,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -653,7 +701,9 @@ class CarbonSession:
         self.report = None
         self.tests = TestRecords()
         self._keys = {}
-        self.received = {}
+        self._worker_keys = {}
+        self._files = {}
+        self.timelines = {}
 
 
 def selection_signature(nodeids: Any) -> str:

@@ -138,3 +138,121 @@ def test_tests_never_exceed_the_total(
     duration_s = totals.duration_s
     static_w = 12.0 + (50.0 if gpu else 0.0)
     assert totals.static_j == pytest.approx(static_w * duration_s / processes, rel=1e-6, abs=1e-9)
+
+
+# an event of a worker: as above, plus "send" (a piece of the timeline goes to the controller)
+worker_events = st.lists(
+    st.tuples(
+        st.sampled_from(["phase", "phase", "same-test", "sample", "gap", "send"]),
+        st.integers(0, 50_000_000),
+        st.integers(0, 50_000_000),
+        st.integers(0, 100_000_000),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=worker_events,
+    scope=st.sampled_from(["process", "machine"]),
+    processes=st.integers(1, 4),
+    gpu=st.booleans(),
+    dies=st.booleans(),
+    offset=st.integers(0, 3),
+)
+def test_the_controller_attributes_a_worker_timeline_as_the_worker_would(
+    events: list[tuple[str, int, int, int]], scope: str, processes: int, gpu: bool, dies: bool, offset: int
+) -> None:
+    """Under xdist the controller attributes each worker's timeline from the pieces it sent.
+
+    The figures are those of the worker's own attribution of the same timeline, bit for bit; a
+    worker that dies (its last piece never sent) keeps exactly the tests that ended before the
+    last sample it sent, with those same figures, and the others have none.
+    """
+    execnet = pytest.importorskip("execnet")
+    from pytest_carbon.meter import AllFigures
+    from pytest_carbon.xdist import WorkerTimeline
+
+    clocks = FakeClocks()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(meter_module, "_perf_ns", lambda: clocks.wall_ns)
+    patch.setattr(meter_module, "cpu_now_ns", lambda: clocks.cpu_ns)
+    patch.setattr(meter_module, "_proc_ns", lambda: clocks.cpu_ns)
+    patch.setattr(meter_module, "_children_ns", lambda: 0)
+    received = WorkerTimeline("gw0")
+    sent = [0, 0]  # phases and samples sent so far
+    last_sent_wall = None
+
+    def send() -> None:
+        nonlocal last_sent_wall
+        phases, samples, sent[0], sent[1] = meter.export(sent[0], sent[1])
+        piece = {"tests": tests, "phases": phases, "samples": samples, "processes": meter.processes}
+        received.add(execnet.loads(execnet.dumps(piece)), scope)  # as the report travels
+        if samples:
+            last_sent_wall = samples[-1][0]
+
+    try:
+        probes: list[Probe] = [FixedProbe(), GpuProbe()] if gpu else [FixedProbe()]
+        meter = Meter(probes, period_s=0.02, scope=scope, processes=processes, threads=2)
+        meter._read_cpu = lambda: (clocks.machine_busy_s, 0.0)
+        meter._read_mem = lambda: 1.0
+        meter.sample()
+        tests = 0
+        for kind, wall, cpu, others in events:
+            cpu = min(cpu, 2 * wall)
+            if kind == "phase" or (kind == "same-test" and tests > 0):
+                meter.begin_phase()
+                clocks.advance(wall, cpu, others)
+                meter.end_phase(tests if kind == "phase" else tests - 1)
+                if kind == "phase":
+                    # the controller's index of the worker's test: another worker's tests in between
+                    received.indices.append(offset + 2 * tests)
+                    tests += 1
+            elif kind == "send":
+                send()
+            else:
+                clocks.advance(wall, cpu, others)
+                meter.sample()
+        meter.sample()
+        if not dies:
+            send()  # the last piece, in workeroutput
+            received.complete = True
+        expected, totals = meter.attribute(tests)
+    finally:
+        patch.undo()
+    n = offset + 2 * tests
+    into = AllFigures(n)
+    have = bytearray(n)
+    got_totals = received.attribute(into, have)
+    ended_before: set[int] = set()
+    if last_sent_wall is not None:
+        phases = meter._phases
+        late = {test for test, t1 in zip(phases[0::5], phases[2::5], strict=True) if t1 > last_sent_wall}
+        ended_before = set(range(tests)) - late
+    kept = set(range(tests)) if not dies else ended_before
+    for i in range(tests):
+        g = offset + 2 * i
+        if i in kept:
+            assert have[g] == 1
+            fig, want = into[g], expected[i]
+            assert (fig.duration_s, fig.cpu_time_s, fig.energy_j, fig.dynamic_energy_j) == (
+                want.duration_s,
+                want.cpu_time_s,
+                want.energy_j,
+                want.dynamic_energy_j,
+            )
+            assert fig.components_j == want.components_j
+        else:
+            assert have[g] == 0 and into.energy_j[g] == 0.0
+    assert not any(have[g] for g in range(n) if g < offset or (g - offset) % 2)  # nobody else's index
+    if not dies:
+        assert got_totals is not None
+        assert (got_totals.energy_j, got_totals.static_j, got_totals.dynamic_j) == (
+            totals.energy_j,
+            totals.static_j,
+            totals.dynamic_j,
+        )
+    if got_totals is not None:  # conserved: what the tests got never exceeds what the timeline holds
+        assert sum(into.energy_j) <= got_totals.energy_j * (1 + 1e-9) + 1e-12
