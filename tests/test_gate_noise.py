@@ -294,7 +294,7 @@ def table(k, size):
 def test_cached(k):
     table(k, 500000 * (k + 1))  # the first call in a process computes, a second call finds it cached
     if os.environ.get("SLOW") == str(k):
-        table(k + 10, 400000 * (k + 1))
+        table(k + 10, 800000 * (k + 1))
 """
 
 
