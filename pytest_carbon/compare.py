@@ -16,9 +16,10 @@ When a change is a regression
     converted for CO2e); and significant given the noise. The noise is estimated in log space
     from the baseline runs (each test's standard deviation over the runs, raised towards the
     spread pooled over all tests when it is smaller, because five runs that happen to agree say
-    little about one test alone; a prior where there is one baseline run only). The test is a one-sided t test of the log ratio of
-    the medians (the median's variance taken as pi/2 times the mean's; the degrees of freedom
-    those of the moderated estimate). The tests judged form one family, corrected with the
+    little about one test alone; a prior where there is one baseline run only). The test is a
+    one-sided t test of the log ratio of the medians (the median's variance taken as pi/2 times
+    the mean's; the degrees of freedom those of the moderated estimate). The tests judged form
+    one family, corrected with the
     Benjamini-Hochberg procedure at ``alpha / 2`` (with unchanged code, no test at all is flagged
     with probability 1 - alpha / 2; with real regressions present it keeps more power than a
     family-wise correction); the session is judged on its own at ``alpha / 2``, so that
