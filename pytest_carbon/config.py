@@ -60,14 +60,23 @@ def _period(text: str) -> float:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number of 0 or more, for example 10") from None
-    if value < 0:
-        raise ValueError("expected a whole number of 0 or more, for example 10")
-    return value
+def _whole_number(minimum: int, example: int) -> Callable[[str], int]:
+    """A parser of whole numbers of ``minimum`` or more; its message gives ``example``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise ValueError(f"expected a whole number of {minimum} or more, for example {example}")
+        return value
+
+    return parse
+
+
+_non_negative_int = _whole_number(0, 10)
+_positive_int = _whole_number(1, 5)
 
 
 #: ``--carbon-top=all``: every test (a number no suite reaches, so that slicing and ``min`` keep working)
@@ -88,16 +97,6 @@ def _providers(text: str) -> tuple[str, ...]:
     from pytest_carbon.advice import parse_providers
 
     return parse_providers(text)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number of 1 or more, for example 5") from None
-    if value < 1:
-        raise ValueError("expected a whole number of 1 or more, for example 5")
-    return value
 
 
 def _fraction(text: str) -> float:
