@@ -452,8 +452,8 @@ class CarbonSession:
         self.calibrations.append(measure())
         meter = self.meter
         if meter is not None:
-            # about every 2 s of wall time, whatever the sampler's period
-            self._calibrate_at = meter.ticks + max(1, round(2.0 / max(meter.period_s, 1e-3)))
+            # about every second of wall time, whatever the sampler's period
+            self._calibrate_at = meter.ticks + max(1, round(1.0 / max(meter.period_s, 1e-3)))
 
     def reserve_confirmation_bucket(self) -> int:
         """The index the confirmations' phases are charged to: one past the last test."""
@@ -555,7 +555,7 @@ class CarbonSession:
 
         if self.meter is None:
             return
-        while len(self.calibrations) < 3:
+        while len(self.calibrations) < 5:
             self.calibrate()
         self.meter.stop()
         # descriptions again: probes learn during the session (wraps, dropped intervals, idle power)
