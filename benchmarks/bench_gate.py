@@ -193,9 +193,12 @@ def main() -> int:
             copy.unlink()
             failed, session_reg, flagged, share = verdicts(report)
             old_session, old_flagged = old_rule(last, report)
+            session = (report.get("comparison") or {}).get("session") or {}
             row = {
                 "failed": failed,
                 "session_regressed": session_reg,
+                "session_relative": session.get("relative"),
+                "session_p": session.get("p_value"),
                 "flagged": sorted(flagged),
                 "confirm_share": share,
                 "duration_s": report["session"]["duration_s"],
