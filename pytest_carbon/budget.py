@@ -192,10 +192,10 @@ def check_test(entry: Mapping[str, Any], budget: Budget, report: Mapping[str, An
     if isinstance(repeats, Mapping) and repeats.get("reason") == "budget" and summary.get("comparable") is not False:
         values = tuple(float(v) for v in repeats.get(budget.key) or ())
     if values:
-        ordered = sorted(values)
-        n = len(ordered)
-        middle = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-        return Verdict(str(entry["nodeid"]), budget, middle, how, mode, entry.get("file"), entry.get("line"), values)
+        from pytest_carbon.calibrate import median
+
+        nodeid = str(entry["nodeid"])
+        return Verdict(nodeid, budget, median(values), how, mode, entry.get("file"), entry.get("line"), values)
     return check(str(entry["nodeid"]), entry, budget, how, mode, file=entry.get("file"), line=entry.get("line"))
 
 

@@ -54,6 +54,15 @@ def measure(rounds: int = _ROUNDS) -> float:
     return best * (rounds / part) / 1e9
 
 
+def median(values: Sequence[float]) -> float:
+    """The median (0.0 for no values): one helper for the calibration, the gate and the budgets."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return 0.0
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
 def summarise(samples: Sequence[float]) -> dict[str, float | int]:
     """The run's calibration: the median of its samples.
 
@@ -65,5 +74,5 @@ def summarise(samples: Sequence[float]) -> dict[str, float | int]:
     n = len(values)
     low = values[(n - 1) // 4]
     high = values[(3 * (n - 1) + 3) // 4] if n > 1 else values[0]
-    median = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-    return {"cpu_s": median, "samples": n, "spread": (high - low) / median if median > 0 else 0.0}
+    middle = median(values)
+    return {"cpu_s": middle, "samples": n, "spread": (high - low) / middle if middle > 0 else 0.0}

@@ -42,7 +42,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-from pytest_carbon.calibrate import NOMINAL_S
+from pytest_carbon.calibrate import NOMINAL_S, median
 from pytest_carbon.units import co2_g_per_j, format_co2, format_energy, format_percent
 
 Metric = Literal["reference", "energy", "co2"]
@@ -127,15 +127,6 @@ def session_figure(report: Mapping[str, Any], metric: Metric, tests: Mapping[str
 
 
 # ---------------------------------------------------------------------------- statistics
-
-
-def median(values: Sequence[float]) -> float:
-    """The median (0.0 for no values)."""
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        return 0.0
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def log_spread(values: Sequence[float]) -> float | None:

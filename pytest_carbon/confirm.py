@@ -163,9 +163,9 @@ class Confirmer:
             if values[nodeid].get("cpu_time_s") and cpus[index_of[nodeid]] > 0
         ]
         if ratios:
-            ordered = sorted(ratios)
-            middle = len(ordered) // 2
-            ratio = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+            from pytest_carbon.calibrate import median
+
+            ratio = median(ratios)
             carbon.confirmation_summary.update(
                 controls=len(ratios),
                 repeat_ratio=ratio,
