@@ -487,10 +487,29 @@ def machine_class(report: Mapping[str, Any]) -> tuple[Any, ...]:
     return (machine.get("cpu_model"), machine.get("threads") or machine.get("logical_cpus"), tuple(probes))
 
 
-def comparable(base: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
-    """None when ``base`` can be a baseline of ``new``; else why not (a note)."""
+def calibration_method(report: Mapping[str, Any]) -> str | None:
+    """How the report's calibration was summarised (``calibrate.METHOD``); None without one.
+
+    Reports written before the method was recorded took the median of the quickest of three parts.
+    """
+    cal = report.get("calibration")
+    if not isinstance(cal, Mapping):
+        return None
+    return str(cal.get("method") or "quickest-median")
+
+
+def comparable(base: Mapping[str, Any], new: Mapping[str, Any], *, metric: Metric = DEFAULT_METRIC) -> str | None:
+    """None when ``base`` can be a baseline of ``new``; else why not (a note).
+
+    In the ``reference`` metric, runs calibrated by different methods are not comparable either:
+    the calibration divides every figure, and another method moves them all by a few percent.
+    """
     if machine_class(base) != machine_class(new):
         return "another machine class (CPU model, threads or probes)"
+    if metric == "reference":
+        base_method, new_method = calibration_method(base), calibration_method(new)
+        if base_method and new_method and base_method != new_method:
+            return "another calibration method (an older pytest-carbon)"
     b_run, n_run = base.get("run") or {}, new.get("run") or {}
     if b_run.get("selection") and n_run.get("selection") and b_run.get("selection") != n_run.get("selection"):
         return "another test selection"
@@ -501,14 +520,14 @@ def comparable(base: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _notes(bases: Sequence[Mapping[str, Any]], new: Mapping[str, Any], metric: str) -> list[str]:
+def _notes(bases: Sequence[Mapping[str, Any]], new: Mapping[str, Any], metric: Metric) -> list[str]:
     notes = []
     base = bases[-1] if bases else {}
     base_region = (base.get("region") or {}).get("code")
     new_region = (new.get("region") or {}).get("code")
     if metric == "co2" and base_region != new_region:
         notes.append(f"the region differs ({base_region} -> {new_region}): CO2e changes with the grid as well")
-    why = [comparable(b, new) for b in bases]
+    why = [comparable(b, new, metric=metric) for b in bases]
     for reason in sorted({w for w in why if w}):
         notes.append(f"the baseline is from {reason}: part of the change may come from that, not the code")
     if not new.get("complete", True):

@@ -140,7 +140,7 @@ class CarbonGate:
             if len(chosen) >= wanted:
                 break
             probe = new if check_selection else {**new, "run": {**new.get("run", {}), "selection": None}}
-            why = comparable(report, probe)
+            why = comparable(report, probe, metric=self.metric)
             if why is None:
                 chosen.append(report)
             else:
@@ -158,12 +158,14 @@ class CarbonGate:
 
     def _new_like(self) -> dict[str, Any]:
         """What is known of this run before its report: machine class, selection, workers."""
+        from pytest_carbon.calibrate import METHOD
         from pytest_carbon.runinfo import machine_facts
 
         carbon = self.carbon
         return {
             "machine": machine_facts(carbon.probe_descriptions),
             "run": {"selection": carbon.selection, "workers": carbon.workers},
+            "calibration": {"method": METHOD},
         }
 
     def worker_input(self, workers: int) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
+from time import perf_counter_ns as _perf_ns
 from typing import Any
 
 import pytest
@@ -169,7 +170,7 @@ class CarbonSession:
         self.perf_started = time.perf_counter()
         #: CPU seconds of each calibration (``calibrate.py``), timed between tests
         self.calibrations: list[float] = []
-        self._calibrate_at = 0  # the meter's tick count at which the next calibration is due
+        self._calibrate_at = 0  # the perf_counter_ns at which the next calibration is due
         #: signature of the collected tests (sorted node ids), for comparable baselines
         self.selection: str | None = None
         self.workers = 0
@@ -311,7 +312,7 @@ class CarbonSession:
         index = self._index(item)
         meter = self.meter
         assert meter is not None
-        if meter.ticks >= self._calibrate_at:
+        if _perf_ns() >= self._calibrate_at:
             self.calibrate()
         meter.begin_phase(index == 0)
         try:
@@ -447,13 +448,10 @@ class CarbonSession:
 
     def calibrate(self) -> None:
         """Time the calibration workload once (between tests, outside their windows)."""
-        from pytest_carbon.calibrate import measure
+        from pytest_carbon.calibrate import INTERVAL_S, measure
 
         self.calibrations.append(measure())
-        meter = self.meter
-        if meter is not None:
-            # about every second of wall time, whatever the sampler's period
-            self._calibrate_at = meter.ticks + max(1, round(1.0 / max(meter.period_s, 1e-3)))
+        self._calibrate_at = _perf_ns() + int(INTERVAL_S * 1e9)
 
     def reserve_confirmation_bucket(self) -> int:
         """The index the confirmations' phases are charged to: one past the last test."""
@@ -555,7 +553,9 @@ class CarbonSession:
 
         if self.meter is None:
             return
-        while len(self.calibrations) < 5:
+        from pytest_carbon.calibrate import MIN_SAMPLES
+
+        while len(self.calibrations) < MIN_SAMPLES:
             self.calibrate()
         self.meter.stop()
         # descriptions again: probes learn during the session (wraps, dropped intervals, idle power)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from reportdata import AWS_IE, make_report
 
-from pytest_carbon.calibrate import NOMINAL_S
+from pytest_carbon.calibrate import METHOD, NOMINAL_S
 from pytest_carbon.compare import (
     REFERENCE_W,
     baseline_of,
@@ -209,6 +209,13 @@ def test_mismatched_baselines_are_noted() -> None:
     workers["run"]["workers"] = 2
     assert comparable(workers, base) == "another number of xdist workers"
     assert comparable(cpu_report({"t.py::a": 1.0}), base) is None
+    # reports without a method took the median of the quickest of three parts: not comparable
+    # with a trimmed mean in the reference metric, which the calibration divides; the others are
+    older, newer = cpu_report({"t.py::a": 1.0}), cpu_report({"t.py::a": 1.0})
+    newer["calibration"]["method"] = METHOD
+    assert comparable(older, newer) == "another calibration method (an older pytest-carbon)"
+    assert comparable(older, newer, metric="energy") is None
+    assert any("another calibration method" in n for n in compare(older, newer).notes)
     notes = compare(other_machine, base).notes
     assert any("another machine class" in n for n in notes)
 

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from conftest import load_report
 
+from pytest_carbon.calibrate import METHOD, MIN_SAMPLES
 from pytest_carbon.reports.json import schema
 
 SUITE = """
@@ -72,7 +73,7 @@ def test_every_run_carries_what_the_gate_needs(carbon_pytester: pytest.Pytester)
     report = load_report(out)
     jsonschema.validate(report, schema())
     cal = report["calibration"]
-    assert cal["samples"] >= 5 and 1e-4 < cal["cpu_s"] < 0.1
+    assert cal["samples"] >= MIN_SAMPLES and 1e-4 < cal["cpu_s"] < 0.1 and cal["method"] == METHOD
     assert len(report["run"]["selection"]) == 16 and report["run"]["workers"] == 0
     assert "confirmations" not in report["session"]
 
