@@ -312,3 +312,48 @@ def test_repeats_of_code_that_caches_clear_nothing(carbon_pytester: pytest.Pytes
     regression = next(d for d in report["comparison"]["regressions"] if d["subject"] == "test_suite.py::test_cached[3]")
     assert "repeats are not comparable in this run" in regression["reason"]
     assert result.ret == 1
+
+
+STATEFUL = """
+import os
+import time
+import pytest
+
+STATE = {"after": False}
+
+def burn(n):
+    x = 0
+    for i in range(n):
+        x += i * i
+    return x
+
+@pytest.mark.parametrize("k", range(4))
+def test_work(k):
+    if STATE["after"]:
+        time.sleep(1.5)  # a test after the run finds the state the last test left behind
+    n = 250000 * (k + 1)
+    if os.environ.get("SLOW") == str(k):
+        n = int(n * float(os.environ.get("SLOWBY", "1.8")))
+    burn(n)
+
+def test_zz_leaves_state_behind():
+    STATE["after"] = True
+"""
+
+
+def test_a_repeat_far_over_its_expected_time_stops_the_confirmations(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_suite=STATEFUL)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=5)
+    out = carbon_pytester.path / "new.json"
+    result = _run(carbon_pytester, *GATE, f"--carbon-json={out}", slow="3")
+    result.assert_outcomes(passed=5)
+    report = load_report(out)
+    conf = report["session"]["confirmations"]
+    # the first repeat (a control) took 1.5 s more than its run: nothing more was repeated
+    assert conf["runs"] == 0 and conf["tests"] == 0
+    assert 1.5 <= conf["duration_s"] < 3.0 and conf["controls_s"] >= 1.5
+    assert any("the confirmations stopped there" in w for w in report["warnings"]), report["warnings"]
+    # the main run's regression stands, unconfirmed; the outcomes are pytest's own
+    assert any(d["subject"] == "test_suite.py::test_work[3]" for d in report["comparison"]["regressions"])
+    assert result.ret == 1
