@@ -603,8 +603,6 @@ class CarbonSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
-        from pytest_carbon.report import build_report
-
         if self.meter is None:
             return
         while len(self.calibrations) < 5:
@@ -626,6 +624,8 @@ class CarbonSession:
         if self.role == "worker":
             self._send_to_controller(totals)
             return
+        from pytest_carbon.report import build_report  # not on a worker: the controller reports
+
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
         self.report = build_report(
@@ -715,10 +715,10 @@ class CarbonSession:
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_carbon.summary import summary_lines
-
         if self.report is None:
             return
+        from pytest_carbon.summary import summary_lines
+
         verbosity = self.config.get_verbosity()
         lines = summary_lines(
             self.report,
