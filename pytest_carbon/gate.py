@@ -253,10 +253,25 @@ class CarbonGate:
         self._make_confirmer(session)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # an xdist controller runs no test itself: the session's report listener hands it the
+        # budgets on the workers' call reports (``budget_reported``), with no listener of its own
         self.pytest_session = session
-        if self.config.pluginmanager.has_plugin("dsession"):
-            # an xdist controller runs no test itself: it reads the budgets on the workers' reports
-            self._test_budgets()
+
+    def budget_reported(self, nodeid: str, data: Any) -> None:
+        """Note the budget a test's call report carries (``carbon_budget``: its limit and origin)."""
+        if not isinstance(data, dict):
+            return
+        try:
+            key = (str(data["limit"]), str(data["origin"]))
+        except KeyError:
+            return
+        budget = self._parsed.get(key)
+        if budget is None:
+            try:
+                budget = self._parsed[key] = budget_from(*key)
+            except QuantityError:
+                return
+        self.budgets[nodeid] = budget
 
     # ------------------------------------------------------------------ end
 
@@ -452,16 +467,5 @@ class TestBudgets:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "carbon_budget", None)
-        if report.when != "call" or not isinstance(data, dict):
-            return
-        try:
-            key = (str(data["limit"]), str(data["origin"]))
-        except KeyError:
-            return
-        budget = self.gate._parsed.get(key)
-        if budget is None:
-            try:
-                budget = self.gate._parsed[key] = budget_from(*key)
-            except QuantityError:
-                return
-        self.gate.budgets[report.nodeid] = budget
+        if report.when == "call" and data is not None:
+            self.gate.budget_reported(report.nodeid, data)

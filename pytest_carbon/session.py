@@ -153,6 +153,8 @@ class CarbonSession:
         self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
         #: on the controller: each worker process's timeline (``xdist.WorkerTimeline``), by its node
         self.timelines: dict[Any, Any] = {}
+        #: on the controller: by xdist node, its worker's tests by node id and its timeline
+        self._nodes: dict[Any, tuple[dict[str, int], Any]] = {}
         #: on the controller: the tests that have no figures (their worker died before sending them)
         self.no_figures: set[int] = set()
         #: on the controller: the totals of workers that died, from their timeline up to its last sample
@@ -367,20 +369,70 @@ class CarbonSession:
         item.stash[JUNIT_KEY] = (shown, energy_j, co2_g)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.passed and type(report) is pytest.TestReport:
-            # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
-            when = report.when
-            if when == "teardown":
-                if self.role == "controller":  # it may carry a piece of its worker's timeline
-                    piece = getattr(report, "carbon_timeline", None)
-                    if piece is not None:
-                        self.timeline_of(getattr(report, "node", None)).add(piece, self.options["carbon_scope"])
-                    blocks = getattr(report, "carbon_blocks", None)
-                    if blocks:
-                        self._received_blocks(report, blocks)
+        if self.role == "controller":
+            self._controller_report(report)
+            return
+        if (
+            report.passed
+            and type(report) is pytest.TestReport
+            and (report.when != "call" or not hasattr(report, "wasxfail"))
+        ):
+            return  # a passed phase (not a subtest, not an xpass) changes nothing: the common case, kept cheap
+        self._report(report)
+
+    def _controller_report(self, report: pytest.TestReport) -> None:
+        """On the xdist controller: a worker's report. Passed phases, three a test, take a short path."""
+        attrs = report.__dict__
+        if report.passed and type(report) is pytest.TestReport and "wasxfail" not in attrs:
+            node = attrs.get("node")
+            known = self._nodes.get(node)
+            if known is None:
+                known = self._nodes[node] = (self._keys_of(_worker_of(node, self.worker_id)), self.timeline_of(node))
+            keys, timeline = known
+            when = attrs.get("when")
+            if when == "teardown":  # it may carry a piece of its worker's timeline, and the test's blocks
+                piece = attrs.get("carbon_timeline")
+                if piece is not None:
+                    timeline.add(piece, self.options["carbon_scope"])
+                blocks = attrs.get("carbon_blocks")
+                if blocks:
+                    self._received_blocks(report, blocks)
                 return
-            if self.role != "controller" and (when != "call" or not hasattr(report, "wasxfail")):
+            if when == "setup":
+                nodeid = report.nodeid
+                index = keys.get(nodeid)
+                if index is None:
+                    index = self._new_record(nodeid, report.location, _worker_of(node, self.worker_id))
+                    timeline.indices.append(index)
+                # the test stays unfinished until its call reports
+                self.tests.outcomes[index] = self._unfinished
                 return
+            if when == "call":
+                nodeid = report.nodeid
+                index = keys.get(nodeid)
+                if index is not None:
+                    budget = attrs.get("carbon_budget")
+                    if budget is not None:
+                        self._budget_reported(nodeid, budget)
+                    outcomes = self.tests.outcomes
+                    if outcomes[index] != "failed":  # a failed subtest keeps its test failed
+                        outcomes[index] = "passed"
+                    return
+        self._report(report)
+        if report.when == "call":
+            budget = attrs.get("carbon_budget")
+            if budget is not None:
+                self._budget_reported(report.nodeid, budget)
+
+    def _budget_reported(self, nodeid: str, data: Any) -> None:
+        """On the controller: hand the gate the budget a worker's call report carries."""
+        holder = self.config.pluginmanager.get_plugin("carbon-gate")
+        gate = getattr(holder, "gate", None)
+        if gate is not None:
+            gate.budget_reported(nodeid, data)
+
+    def _report(self, report: pytest.TestReport) -> None:
+        """A report that may change a test's outcome (any phase that did not simply pass)."""
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else self.worker_id
         controller = self.role == "controller"
@@ -549,8 +601,6 @@ class CarbonSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
-        from pytest_carbon.report import build_report
-
         if self.meter is None:
             return
         from pytest_carbon.calibrate import MIN_SAMPLES
@@ -574,6 +624,8 @@ class CarbonSession:
         if self.role == "worker":
             self._send_to_controller(totals)
             return
+        from pytest_carbon.report import build_report  # not on a worker: the controller reports
+
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
         self.report = build_report(
@@ -663,10 +715,10 @@ class CarbonSession:
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_carbon.summary import summary_lines
-
         if self.report is None:
             return
+        from pytest_carbon.summary import summary_lines
+
         verbosity = self.config.get_verbosity()
         lines = summary_lines(
             self.report,
@@ -704,6 +756,12 @@ class CarbonSession:
         self._worker_keys = {}
         self._files = {}
         self.timelines = {}
+        self._nodes = {}
+
+
+def _worker_of(node: Any, default: str | None) -> str | None:
+    """The worker id of an xdist node (a report's ``node``), else ``default``."""
+    return node.gateway.id if node is not None else default
 
 
 def selection_signature(nodeids: Any) -> str:
