@@ -85,7 +85,7 @@ class CarbonGate:
             runs = 1 if self.compare_mode == "last" else int(options.get("carbon_compare_runs") or 5)
             self.candidates = self._stored_runs(max(4 * runs, 10))
         elif self.compare_mode:
-            from pytest_carbon.commands.report import load_report
+            from pytest_carbon.model import load_report
 
             try:
                 self.candidates = [load_report(self.baseline_path)]

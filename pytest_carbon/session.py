@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_carbon.config import ConfigError
 from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
+
+if TYPE_CHECKING:
+    from pytest_carbon.report import RunFacts, WorkerFacts
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
 #: the artefact options that may name standard output ("-")
@@ -577,11 +580,22 @@ class CarbonSession:
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
         self.report = build_report(
-            self,
+            self._run_facts(
+                complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
+                exit_status=int(exitstatus),
+            ),
+            self.tests,
+            self.figures,
             totals,
-            complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
-            exit_status=int(exitstatus),
+            region=self.region.to_dict() if self.region is not None else None,
+            factor=self._co2_factor(),
+            probes=self.probe_descriptions,
+            failed_probes=dict(self.meter.failed_probes),
+            replacements=self.replacements,
+            workers=self._worker_facts(),
         )
+        self.probe_descriptions = self.report["machine"]["probes"]  # with their errors and bands
+        self.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
         self._gate_facts(self.report)
         if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
             self._end_terminal_line()
@@ -589,6 +603,43 @@ class CarbonSession:
         self._save_report(self.report)
         if self.failed_outputs and int(session.exitstatus) == int(pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an artefact asked for is missing
+
+    def _run_facts(self, *, complete: bool, exit_status: int) -> RunFacts:
+        """What the report says of the run itself (``report.RunFacts``)."""
+        import uuid
+        from pathlib import Path
+
+        from pytest_carbon.report import RunFacts
+        from pytest_carbon.runinfo import ci_facts, git_facts, machine_facts, project_name
+
+        root = Path(str(self.config.rootpath))
+        return RunFacts(
+            run_id=uuid.uuid4().hex,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            project=project_name(root, self.options.get("carbon_project") or None),
+            git=git_facts(root, os.environ),
+            ci=ci_facts(os.environ),
+            machine=machine_facts([]),
+            scope=self.options["carbon_scope"],
+            complete=complete,
+            exit_status=exit_status,
+            advice_providers=self.options.get("carbon_advice_providers"),
+        )
+
+    def _worker_facts(self) -> WorkerFacts | None:
+        """On the xdist controller, what the workers sent (``report.WorkerFacts``); None elsewhere."""
+        if self.role != "controller":
+            return None
+        from pytest_carbon.report import WorkerFacts
+
+        return WorkerFacts(
+            outputs=self.worker_outputs,
+            partial_totals=self.partial_totals,
+            dead=self.dead_workers,
+            lost_tests=self.lost_tests,
+            no_figures=self.no_figures,
+        )
 
     def _end_terminal_line(self) -> None:
         """End pytest's progress line, so that an artefact written to standard output starts a line of its own."""

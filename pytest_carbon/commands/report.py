@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from pytest_carbon.commands import count
+from pytest_carbon.model import load_report
+
+__all__ = ["add_arguments", "load_report", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,25 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--csv-tests", metavar="PATH", help="write one CSV row per test to PATH (no session row)")
     parser.add_argument("--top", metavar="N", type=count, default=10, help="tests listed in the Markdown (default 10)")
-
-
-def load_report(path: str) -> dict[str, Any]:
-    """Read a saved report and check the keys the renderers need; raise ValueError with a clear message."""
-    from pytest_carbon.reports.json import check_report, load_json
-
-    report = load_json(path)
-    check_report(report, path)
-    session = report["session"]
-    tests = report["tests"]
-    for test in tests:
-        test.setdefault("duration_s", 0.0)
-        test.setdefault("components_j", {})
-    session.setdefault("duration_s", 0.0)
-    session.setdefault("tests_energy_j", sum(float(t["energy_j"]) for t in tests))
-    session.setdefault("unattributed_energy_j", float(session["energy_j"]) - float(session["tests_energy_j"]))
-    report.setdefault("machine", {"probes": []})
-    report.setdefault("region", {})
-    return report
 
 
 def run(args: argparse.Namespace) -> int:
