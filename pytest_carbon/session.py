@@ -662,13 +662,13 @@ class CarbonSession:
         asked-for write failed, or the history did not take the run and no path was asked for.
         """
         from pytest_carbon.outputs import STDOUT
-        from pytest_carbon.reports.json import write_json
+        from pytest_carbon.reports import write
 
         path = self.options.get("carbon_json")
         failure = None
         if path:
             try:
-                write_json(report, path)
+                write("json", report, path)
                 if path != STDOUT:
                     self.report_saved_at = path
             except OSError as err:
@@ -682,7 +682,7 @@ class CarbonSession:
             run_id = str(report.get("run", {}).get("id") or int(self.started_at))
             fallback = os.path.join(tempfile.gettempdir(), f"pytest-carbon-report-{run_id[:16]}.json")
             try:
-                write_json(report, fallback)
+                write("json", report, fallback)
                 self.report_saved_at = fallback
                 if failure:
                     failure += f"; the report of this run is saved in {fallback} instead"

@@ -43,32 +43,19 @@ def run(args: argparse.Namespace) -> int:
             except OutputError as err:
                 print(f"pytest-carbon report: {flag}: {err}", file=sys.stderr)
                 return 2
+    from pytest_carbon.reports import write
+
     written = []
     try:
-        if markdown == "-":
-            from pytest_carbon.reports.markdown import render_markdown
-
-            sys.stdout.write(render_markdown(report, top=args.top))
-        elif markdown:
-            from pytest_carbon.reports.markdown import write_markdown
-
-            write_markdown(report, markdown, top=args.top)
-            written.append(markdown)
-        if args.junit:
-            from pytest_carbon.reports.junit import write_junit
-
-            write_junit(report, args.junit)
-            written.append(args.junit)
-        if args.csv:
-            from pytest_carbon.reports.csv import write_csv
-
-            write_csv(report, args.csv)
-            written.append(args.csv)
-        if args.csv_tests:
-            from pytest_carbon.reports.csv import write_tests_csv
-
-            write_tests_csv(report, args.csv_tests)
-            written.append(args.csv_tests)
+        for name, path in (
+            ("markdown", markdown),
+            ("junit", args.junit),
+            ("csv", args.csv),
+            ("csv_tests", args.csv_tests),
+        ):
+            if path:
+                write(name, report, path, top=args.top)
+                written.append(path)
     except BrokenPipeError:
         raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:
