@@ -266,7 +266,9 @@ class CarbonSession:
         else:
             lines.append("carbon: no energy probe: energy figures will be 0")
         if self.region is not None:
-            lines.append("carbon: region " + _region_line(self.region.to_dict()))
+            from pytest_carbon.model import region_text
+
+            lines.append("carbon: region " + region_text(self.region.to_dict()))
         lines += [f"carbon: {p}" for p in self.problems]
         return lines
 
@@ -762,13 +764,3 @@ def selection_signature(nodeids: Any) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(sorted(nodeids)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-
-def _region_line(region: Mapping[str, Any]) -> str:
-    if not region.get("known", True):
-        return str(region.get("note") or "unknown")
-    line = (
-        f"{region.get('code')} {region.get('intensity_g_per_kwh')} g/kWh "
-        f"({region.get('intensity_source')}, {region.get('year')}; chosen by {region.get('source')})"
-    )
-    return line + (f"; {region['note']}" if region.get("note") else "")
