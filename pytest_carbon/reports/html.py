@@ -335,6 +335,6 @@ def render_html(report: Mapping[str, Any], top: int = 20) -> str:
 
 def write_html(report: Mapping[str, Any], path: str | os.PathLike[str], top: int = 20) -> None:
     """Write the page of one run to ``path`` (atomically)."""
-    from pytest_carbon.reports.json import write_text_atomic
+    from pytest_carbon.outputs import write_text as write_text_atomic
 
     write_text_atomic(path, render_html(report, top))

@@ -19,7 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pytest_carbon.reports.json import write_text_atomic
+from pytest_carbon.outputs import write_text as write_text_atomic
 from pytest_carbon.units import format_quantity
 
 # XML 1.0 forbids most control characters even as character references
