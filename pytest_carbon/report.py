@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pytest_carbon import __version__
 from pytest_carbon.meter import AllFigures, Totals
@@ -23,7 +23,6 @@ from pytest_carbon.probes.base import COMPONENTS
 
 __all__ = [
     "SCHEMA_VERSION",
-    "RecordColumns",
     "Row",
     "RunFacts",
     "WorkerFacts",
@@ -57,31 +56,33 @@ class RunFacts(NamedTuple):
     advice_providers: Sequence[str] | None = None
 
 
-class RecordColumns(Protocol):
-    """The tests the session followed, a list a field (``session.TestRecords``), a test an index."""
+if TYPE_CHECKING:  # a type only: mypy checks the session's records against it, nothing is made at run time
 
-    @property
-    def nodeids(self) -> Sequence[str]: ...
-    @property
-    def outcomes(self) -> Sequence[str]: ...
-    @property
-    def files(self) -> Sequence[str | None]: ...
-    @property
-    def lines(self) -> Sequence[int | None]: ...
-    @property
-    def workers(self) -> Sequence[str | None]: ...
-    #: index -> [subtests reported, subtests failed]
-    @property
-    def subtests(self) -> Mapping[int, Sequence[int]]: ...
-    #: index -> how many times the test ran (only for rerun tests)
-    @property
-    def attempts(self) -> Mapping[int, int]: ...
-    #: index -> its first failing phase (``session.failure_detail``)
-    @property
-    def failures(self) -> Mapping[int, Mapping[str, str]]: ...
-    #: index -> the blocks its code metered with the ``carbon`` fixture
-    @property
-    def blocks(self) -> Mapping[int, list[dict[str, Any]]]: ...
+    class RecordColumns(Protocol):
+        """The tests the session followed, a list a field (``session.TestRecords``), a test an index."""
+
+        @property
+        def nodeids(self) -> Sequence[str]: ...
+        @property
+        def outcomes(self) -> Sequence[str]: ...
+        @property
+        def files(self) -> Sequence[str | None]: ...
+        @property
+        def lines(self) -> Sequence[int | None]: ...
+        @property
+        def workers(self) -> Sequence[str | None]: ...
+        #: index -> [subtests reported, subtests failed]
+        @property
+        def subtests(self) -> Mapping[int, Sequence[int]]: ...
+        #: index -> how many times the test ran (only for rerun tests)
+        @property
+        def attempts(self) -> Mapping[int, int]: ...
+        #: index -> its first failing phase (``session.failure_detail``)
+        @property
+        def failures(self) -> Mapping[int, Mapping[str, str]]: ...
+        #: index -> the blocks its code metered with the ``carbon`` fixture
+        @property
+        def blocks(self) -> Mapping[int, list[dict[str, Any]]]: ...
 
 
 class WorkerFacts(NamedTuple):

@@ -266,7 +266,7 @@ class CarbonSession:
         else:
             lines.append("carbon: no energy probe: energy figures will be 0")
         if self.region is not None:
-            from pytest_carbon.model import region_text
+            from pytest_carbon.reports import region_text
 
             lines.append("carbon: region " + region_text(self.region.to_dict()))
         lines += [f"carbon: {p}" for p in self.problems]

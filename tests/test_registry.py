@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from reportdata import FR, make_report
 
-from pytest_carbon import model, reports
+from pytest_carbon import reports
 from pytest_carbon.reports.csv import render_tests_csv
 from pytest_carbon.reports.html import render_html
 from pytest_carbon.reports.json import dumps
@@ -76,7 +76,7 @@ def test_the_job_summary_switch() -> None:
 
 
 def test_one_region_sentence_in_every_format() -> None:
-    text = model.region_text(FR)
+    text = reports.region_text(FR)
     assert text.startswith("FR (France): 41.44 g/kWh from OWID/Ember 2025")
     assert text.endswith("PUE 1.0; chosen by command line")
     report = _report()
@@ -86,22 +86,22 @@ def test_one_region_sentence_in_every_format() -> None:
 
 def test_region_sentence_of_an_unknown_a_merged_and_no_region() -> None:
     unknown = {**FR, "code": None, "known": False, "intensity_g_per_kwh": 473.0, "note": None}
-    assert model.region_text(unknown) == (
+    assert reports.region_text(unknown) == (
         "unknown: the world average 473.0 g/kWh was used (OWID/Ember 2025); set --carbon-region for a real figure"
     )
     noted = {**unknown, "note": "Set it with --carbon-region=CODE."}
-    assert model.region_text(noted).endswith("(OWID/Ember 2025). Set it with --carbon-region=CODE.")
+    assert reports.region_text(noted).endswith("(OWID/Ember 2025). Set it with --carbon-region=CODE.")
     merged = {"source": "merged", "name": "2 shards", "intensity_g_per_kwh": 123.456789, "pue": 1.0625}
-    assert model.region_text(merged) == "2 shards: 123.5 g/kWh on average over the shards, PUE 1.062"
-    assert model.region_text({}) == "no region: CO2e figures are 0"
-    assert model.region_text(FR, escape=str.upper, code=lambda t: f"[{t}]").startswith("[FR] (FRANCE): ")
+    assert reports.region_text(merged) == "2 shards: 123.5 g/kWh on average over the shards, PUE 1.062"
+    assert reports.region_text({}) == "no region: CO2e figures are 0"
+    assert reports.region_text(FR, escape=str.upper, code=lambda t: f"[{t}]").startswith("[FR] (FRANCE): ")
 
 
 def test_probe_sentence() -> None:
     probe = {"name": "rapl", "components": ["cpu", "ram"], "measured": True}
-    assert model.probe_text(probe, ", ±2 % P50") == "rapl (cpu, ram: measured, ±2 % P50)"
+    assert reports.probe_text(probe, ", ±2 % P50") == "rapl (cpu, ram: measured, ±2 % P50)"
     failed = {**probe, "measured": False, "error": "gone"}
-    assert model.probe_text(failed, "") == "rapl (cpu, ram: estimated) FAILED during the session (see missing)"
+    assert reports.probe_text(failed, "") == "rapl (cpu, ram: estimated) FAILED during the session (see missing)"
 
 
 def test_quantities_in_their_unit() -> None:

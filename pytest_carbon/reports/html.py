@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_carbon.model import region_text
 from pytest_carbon.probes.bands import band_text, probe_band_text
+from pytest_carbon.reports import region_text
 from pytest_carbon.units import format_co2, format_energy
 
 CSS = """

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pytest_carbon.model import probe_text, region_text
 from pytest_carbon.outputs import write_text as write_text_atomic
 from pytest_carbon.probes.bands import band_text, probe_band_text
+from pytest_carbon.reports import probe_text, region_text
 from pytest_carbon.units import format_energy, format_quantity
 
 MARKER = "<!-- pytest-carbon -->"
