@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-from pytest_carbon.units import Quantity, QuantityError, format_co2, format_energy, parse_quantity
+from pytest_carbon.units import Quantity, QuantityError, format_quantity, parse_quantity
 
 Mode = Literal["fail", "warn"]
 MODES: tuple[str, ...] = ("fail", "warn")
@@ -56,8 +56,7 @@ class Budget(NamedTuple):
         return text
 
 
-def _fmt(value_si: float, kind: str) -> str:
-    return format_energy(value_si) if kind == "energy" else format_co2(value_si) + " CO2e"
+_fmt = format_quantity  # a figure of the budget's kind, in its unit
 
 
 def budget_from(text: str, origin: str) -> Budget:

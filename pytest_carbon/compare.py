@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from pytest_carbon.calibrate import NOMINAL_S, median
-from pytest_carbon.units import co2_g_per_j, format_co2, format_energy, format_percent
+from pytest_carbon.units import co2_g_per_j, format_percent, format_quantity
 
 Metric = Literal["reference", "energy", "co2"]
 METRICS: tuple[str, ...] = ("reference", "energy", "co2")
@@ -273,10 +273,7 @@ def suspect(stat: Stat, new: float, threshold: float, floor: float) -> float | N
 # ---------------------------------------------------------------------------- verdicts
 
 
-def _fmt(value: float, metric: str) -> str:
-    if metric == "co2":
-        return format_co2(value) + " CO2e"
-    return format_energy(value)
+_fmt = format_quantity  # a figure of the metric compared, in its unit
 
 
 def _signed(value: float, metric: str) -> str:

@@ -209,7 +209,7 @@ def render_dashboard(store: Store, top: int = 15) -> tuple[str, dict[str, str]]:
 
 def write_dashboard(store: Store, out_dir: Path, top: int = 15) -> Path:
     """Write the site into ``out_dir``; return the path of ``index.html``."""
-    from pytest_carbon.reports.json import write_text_atomic
+    from pytest_carbon.outputs import write_text as write_text_atomic
 
     index, pages = render_dashboard(store, top)
     for name, text in pages.items():

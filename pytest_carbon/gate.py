@@ -85,7 +85,7 @@ class CarbonGate:
             runs = 1 if self.compare_mode == "last" else int(options.get("carbon_compare_runs") or 5)
             self.candidates = self._stored_runs(max(4 * runs, 10))
         elif self.compare_mode:
-            from pytest_carbon.commands.report import load_report
+            from pytest_carbon.model import load_report
 
             try:
                 self.candidates = [load_report(self.baseline_path)]
@@ -310,44 +310,29 @@ class CarbonGate:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write_artefacts(self, report: dict[str, Any]) -> None:
+        from pytest_carbon.reports import job_summary_path, what, write
+
         options = self.carbon.options
         top = int(options.get("carbon_top", 10))
-        jobs: list[tuple[str | None, str, Any]] = []
-        # each renderer is imported only when its artefact is asked for
-        if options.get("carbon_junit"):
-            from pytest_carbon.reports import junit
-
-            jobs.append((options.get("carbon_junit"), "JUnit XML", lambda p: junit.write_junit(report, p)))
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        wants_summary = bool(summary) and options.get("carbon_github_summary", True)
-        if options.get("carbon_markdown") or wants_summary:
-            from pytest_carbon.reports import markdown
-
-            jobs.append(
-                (options.get("carbon_markdown"), "Markdown", lambda p: markdown.write_markdown(report, p, top=top))
-            )
-        if options.get("carbon_csv"):
-            from pytest_carbon.reports import csv as csv_report
-
-            jobs.append((options.get("carbon_csv"), "CSV", lambda p: csv_report.write_csv(report, p)))
-        if options.get("carbon_csv_tests"):
-            from pytest_carbon.reports import csv as tests_csv
-
-            jobs.append(
-                (options.get("carbon_csv_tests"), "CSV of the tests", lambda p: tests_csv.write_tests_csv(report, p))
-            )
-        if summary and wants_summary:
-            jobs.append((summary, "job summary", lambda p: markdown.append_markdown(report, p, top=top)))
-        for path, what, write in jobs:
+        summary = job_summary_path(options.get("carbon_github_summary", True))
+        # in this order; each renderer is imported only when its artefact is asked for
+        jobs: list[tuple[str, str | None]] = [
+            ("junit", options.get("carbon_junit")),
+            ("markdown", options.get("carbon_markdown")),
+            ("csv", options.get("carbon_csv")),
+            ("csv_tests", options.get("carbon_csv_tests")),
+            ("job_summary", summary),
+        ]
+        for name, path in jobs:
             if not path:
                 continue
             try:
-                write(path)
+                write(name, report, path, top=top)
                 self.written.append(path)
             except OSError as err:
-                self.errors.append(f"could not write the {what} to {path}: {err.strerror or err}")
-                if what != "job summary":  # the job summary is not asked for: its failure does not fail the run
-                    self.carbon.output_failed(what, path)
+                self.errors.append(f"could not write the {what(name)} to {path}: {err.strerror or err}")
+                if name != "job_summary":  # the job summary is not asked for: its failure does not fail the run
+                    self.carbon.output_failed(what(name), path)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -369,9 +354,10 @@ class CarbonGate:
         if self.result is not None:
             for line in self.result.lines():
                 write(line)
-            if os.environ.get("GITHUB_ACTIONS") == "true" or (
-                os.environ.get("GITHUB_STEP_SUMMARY") and self.carbon.options.get("carbon_github_summary", True)
-            ):
+            from pytest_carbon.reports import job_summary_path
+
+            summary = job_summary_path(self.carbon.options.get("carbon_github_summary", True))
+            if os.environ.get("GITHUB_ACTIONS") == "true" or summary is not None:
                 for line in self.annotations():
                     write(line)
         final = self.final_line()

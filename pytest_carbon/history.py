@@ -69,10 +69,10 @@ class CarbonHistory:
             return
         html_path = self.options.get("carbon_html")
         if html_path:
-            from pytest_carbon.reports.html import write_html
+            from pytest_carbon.reports import write
 
             try:
-                write_html(report, html_path, top=max(int(self.options.get("carbon_top") or 10), 20))
+                write("html", report, html_path, top=max(int(self.options.get("carbon_top") or 10), 20))
                 self.html_written = str(html_path)
             except OSError as err:
                 self.html_error = f"could not write the HTML page to {html_path}: {err.strerror or err}"

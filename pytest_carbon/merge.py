@@ -17,8 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytest_carbon import __version__
-from pytest_carbon.report import SCHEMA_VERSION
-from pytest_carbon.reports.json import check_report
+from pytest_carbon.model import SCHEMA_VERSION, check_report, is_number
 from pytest_carbon.units import J_PER_KWH
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -29,10 +28,6 @@ _SESSION_SUMS = ("duration_s", "energy_j", "co2_g", "tests_energy_j", "unattribu
 _SESSION_OPTIONAL_SUMS = ("static_energy_j", "dynamic_energy_j", "machine_energy_j", "samples")
 #: machine facts kept at the top level when every shard shares them
 _MACHINE_FACTS = ("hostname", "cpu_model", "threads", "ram_gb", "os", "python")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_time(text: Any, where: str) -> datetime:
@@ -63,7 +58,7 @@ def _check_shard(report: Mapping[str, Any], name: str) -> None:
     check_report(report, label, finite=True)
     session = report["session"]
     for key in _SESSION_SUMS:
-        if not _number(session.get(key)):
+        if not is_number(session.get(key), finite=True):
             raise ValueError(f"{label} has no number at session.{key}")
     if not isinstance(session.get("components_j"), Mapping):
         raise ValueError(f"{label} has no session.components_j")
@@ -86,8 +81,8 @@ def _shard_region(report: Mapping[str, Any]) -> dict[str, Any]:
     """The shard's region, with an intensity and a PUE even when the report had none."""
     region = dict(report.get("region") or {})
     pue = region.get("pue")
-    region["pue"] = float(pue) if isinstance(pue, (int, float)) and _number(pue) else 1.0
-    if not _number(region.get("intensity_g_per_kwh")):
+    region["pue"] = float(pue) if isinstance(pue, (int, float)) and is_number(pue, finite=True) else 1.0
+    if not is_number(region.get("intensity_g_per_kwh"), finite=True):
         # No region figure: recover the factor the shard used from its own totals.
         session = report["session"]
         energy_j = float(session["energy_j"])
@@ -159,7 +154,7 @@ def _merged_session(sessions: Sequence[Mapping[str, Any]], wall_span_s: float, m
             components[str(comp)] = components.get(str(comp), 0.0) + float(energy_j)
     out["components_j"] = components
     for key in _SESSION_OPTIONAL_SUMS:
-        present = [s for s in sessions if _number(s.get(key))]
+        present = [s for s in sessions if is_number(s.get(key), finite=True)]
         if len(present) == len(sessions):
             total = math.fsum(float(s[key]) for s in sessions)
             out[key] = int(total) if key == "samples" else total
@@ -178,8 +173,10 @@ def _merged_machine(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) 
     for key in _MACHINE_FACTS:
         agree, value = _common(m.get(key) for m in machines)
         out[key] = value if agree else None
-    if not (_number(out["threads"]) and out["threads"] >= 1):
-        threads = [int(m["threads"]) for m in machines if _number(m.get("threads")) and m["threads"] >= 1]
+    if not (is_number(out["threads"], finite=True) and out["threads"] >= 1):
+        threads = [
+            int(m["threads"]) for m in machines if is_number(m.get("threads"), finite=True) and m["threads"] >= 1
+        ]
         out["threads"] = max(threads, default=1)  # the schema wants a count; each shard's own is in run.shards
     probes = []
     for name, machine in zip(names, machines, strict=True):

@@ -650,9 +650,10 @@ class Meter:
         for test, k, w, c in zip(g_test, g_k, g_wall, g_cpu, strict=True):
             rate = rates[k]
             assert rate is not None
-            energy[test] += w * rate[0] + c * rate[1]
-            dynamic_energy[test] += w * rate[2] + c * rate[3]
-            for column, a, b in rate[4]:
+            total_w, total_c, dyn_w, dyn_c, columns = rate
+            energy[test] += w * total_w + c * total_c
+            dynamic_energy[test] += w * dyn_w + c * dyn_c
+            for column, a, b in columns:
                 column[test] += w * a + c * b
 
         duration_s = (samples[-1].wall_ns - samples[0].wall_ns) / 1e9 if n >= 2 else 0.0

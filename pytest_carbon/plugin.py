@@ -143,7 +143,9 @@ def any_marked(items: Iterable[pytest.Item], name: str) -> bool:
 
 
 def _github_summary_wanted(options: dict[str, Any]) -> bool:
-    return bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(options.get("carbon_github_summary", True))
+    from pytest_carbon.reports import job_summary_path
+
+    return job_summary_path(options.get("carbon_github_summary", True)) is not None
 
 
 class GateOnDemand:

@@ -1,28 +1,34 @@
-"""The report model: one plain dict, the JSON's shape, built once at the end of a session.
+"""Building the report (``pytest_carbon.model.Report``) once at the end of a session, from plain records.
 
-Renderers, stores and comparers read only this dict, so a saved report renders exactly as a
-live one.
+``build_report`` knows nothing of pytest or of the session object: the session hands it what it
+recorded (``RunFacts``, the tests' columns, the meter's figures and totals, the region, the
+probes, and under xdist the workers' facts) and gets a new dict back; its inputs are left as
+they were. Renderers, stores and comparers read only that dict, so a saved report renders
+exactly as a live one.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pytest_carbon import __version__
 from pytest_carbon.meter import AllFigures, Totals
+from pytest_carbon.model import SCHEMA_VERSION
 from pytest_carbon.probes.bands import band_of
 from pytest_carbon.probes.bands import combined as combined_band
 from pytest_carbon.probes.base import COMPONENTS
 
-if TYPE_CHECKING:
-    from pytest_carbon.session import CarbonSession
-
-SCHEMA_VERSION = 1
+__all__ = [
+    "SCHEMA_VERSION",
+    "Row",
+    "RunFacts",
+    "WorkerFacts",
+    "build_report",
+    "iso_utc",
+]
 
 
 def iso_utc(timestamp: float) -> str:
@@ -30,7 +36,186 @@ def iso_utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
+class RunFacts(NamedTuple):
+    """What the report says of the run itself, read by the session before the report is built."""
+
+    run_id: str
+    started_at: float
+    #: None when the session never finished (the start stands for it)
+    finished_at: float | None
+    project: str
+    git: Mapping[str, Any]
+    ci: Mapping[str, Any]
+    #: the machine's facts (``runinfo.machine_facts``); its probes are replaced by ``build_report``'s
+    machine: Mapping[str, Any]
+    #: "process" or "machine" (``--carbon-scope``)
+    scope: str
+    complete: bool
+    exit_status: int
+    #: the providers the cleaner-region advice considers (``--carbon-advice-providers``); None: all
+    advice_providers: Sequence[str] | None = None
+
+
+if TYPE_CHECKING:  # a type only: mypy checks the session's records against it, nothing is made at run time
+
+    class RecordColumns(Protocol):
+        """The tests the session followed, a list a field (``session.TestRecords``), a test an index."""
+
+        @property
+        def nodeids(self) -> Sequence[str]: ...
+        @property
+        def outcomes(self) -> Sequence[str]: ...
+        @property
+        def files(self) -> Sequence[str | None]: ...
+        @property
+        def lines(self) -> Sequence[int | None]: ...
+        @property
+        def workers(self) -> Sequence[str | None]: ...
+        #: index -> [subtests reported, subtests failed]
+        @property
+        def subtests(self) -> Mapping[int, Sequence[int]]: ...
+        #: index -> how many times the test ran (only for rerun tests)
+        @property
+        def attempts(self) -> Mapping[int, int]: ...
+        #: index -> its first failing phase (``session.failure_detail``)
+        @property
+        def failures(self) -> Mapping[int, Mapping[str, str]]: ...
+        #: index -> the blocks its code metered with the ``carbon`` fixture
+        @property
+        def blocks(self) -> Mapping[int, list[dict[str, Any]]]: ...
+
+
+class WorkerFacts(NamedTuple):
+    """On the xdist controller: what the workers sent, and what became of those that died."""
+
+    #: worker id -> what it sent at its end (``session._send_to_controller``)
+    outputs: Mapping[str, Mapping[str, Any]]
+    #: the totals of the workers that died, from their timeline up to its last sample
+    partial_totals: Sequence[Totals] = ()
+    #: worker id -> why it died
+    dead: Mapping[str, str] = {}
+    #: worker id -> the tests that were running when it died
+    lost_tests: Mapping[str, Sequence[str]] = {}
+    #: the indexes of the tests that have no figures (their worker died before sending them)
+    no_figures: frozenset[int] | set[int] = frozenset()
+
+
+class Row(NamedTuple):
+    """One test's record and figures, as ``_rows`` reads them from the columns."""
+
+    position: int
+    nodeid: str
+    outcome: str
+    file: str | None
+    line: int | None
+    worker: str | None
+    duration_s: float
+    cpu_time_s: float
+    energy_j: float
+    dynamic_energy_j: float
+    components_j: dict[str, float]
+
+
+def build_report(
+    run: RunFacts,
+    records: RecordColumns,
+    figures: AllFigures,
+    totals: Totals,
+    *,
+    region: Mapping[str, Any] | None,
+    factor: float,
+    probes: Sequence[Mapping[str, Any]],
+    failed_probes: Mapping[str, str] | None = None,
+    replacements: Mapping[str, str] | None = None,
+    workers: WorkerFacts | None = None,
+) -> dict[str, Any]:
+    """The report of a run, a new dict: nothing given is changed.
+
+    ``figures`` holds each test's figures by column (``meter.AllFigures``); when it does not have
+    one row per record (the meter never attributed), every figure is 0. ``totals`` are the
+    meter's; on the xdist controller (``workers`` given) each worker's own dynamic energy is
+    added to them. ``factor`` is grams of CO2e per joule (``units.co2_g_per_j`` of ``region``);
+    ``probes`` the probes' descriptions, ``failed_probes`` those that failed during the run (name ->
+    why) and ``replacements`` the probe that took over from each failed one.
+    """
+    failed_probes = failed_probes or {}
+    replacements = replacements or {}
+    if len(figures) != len(records.nodeids):  # no attribution (the meter never started)
+        figures = AllFigures(len(records.nodeids))
+    tests = [_test_entry(row, records, factor) for row in _rows(records, figures)]
+    totals = _merge_workers(totals, workers, run.scope)
+    described = _described_probes(probes, failed_probes)
+    region_dict = dict(region) if region is not None else {}
+    session = _session_totals(totals, tests, factor, described)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "pytest-carbon", "version": __version__},
+        "complete": run.complete,
+        "run": _run_section(run),
+        "machine": {**run.machine, "probes": described},
+        "scope": run.scope,
+        "region": region_dict,
+        "session": session,
+        "missing": _missing(records, workers, probes, failed_probes, replacements),
+        "advice": _advice(region_dict, totals.energy_j, run.advice_providers),
+        "tests": tests,
+    }
+
+
+def _rows(records: RecordColumns, figures: AllFigures) -> Iterator[Row]:
+    """Each test's record beside its figures, in the order the tests were recorded."""
+    # cpu, ram and gpu first and always there; then any component a probe added
+    components = _ordered(figures.components_j)
+    for index, nodeid in enumerate(records.nodeids):
+        yield Row(
+            position=index,
+            nodeid=nodeid,
+            outcome=records.outcomes[index],
+            file=records.files[index],
+            line=records.lines[index],
+            worker=records.workers[index],
+            duration_s=figures.duration_s[index],
+            cpu_time_s=figures.cpu_time_s[index],
+            energy_j=figures.energy_j[index],
+            dynamic_energy_j=figures.dynamic_energy_j[index],
+            components_j={comp: column[index] for comp, column in components},
+        )
+
+
+def _ordered(components: Mapping[str, list[float]]) -> list[tuple[str, list[float]]]:
+    known = [(comp, components[comp]) for comp in COMPONENTS]
+    return known + [(comp, column) for comp, column in components.items() if comp not in COMPONENTS]
+
+
+def _test_entry(row: Row, records: RecordColumns, factor: float) -> dict[str, Any]:
+    """A test's entry (``model.TestEntry``): its figures, then what else is known of it."""
+    entry: dict[str, Any] = {
+        "nodeid": row.nodeid,
+        "outcome": row.outcome,
+        "duration_s": row.duration_s,
+        "cpu_time_s": row.cpu_time_s,
+        "energy_j": row.energy_j,
+        "dynamic_energy_j": row.dynamic_energy_j,
+        "co2_g": row.energy_j * factor,
+        "components_j": row.components_j,
+        "file": row.file,
+        "line": row.line,
+        "worker": row.worker,
+    }
+    index = row.position
+    if index in records.subtests:
+        count, failed = records.subtests[index]
+        entry["subtests"] = {"count": count, "failed": failed}
+    if index in records.attempts:
+        entry["attempts"] = records.attempts[index]
+    if index in records.failures:
+        entry["failure"] = records.failures[index]
+    if index in records.blocks:
+        entry["blocks"] = records.blocks[index]
+    return entry
+
+
+def _merge_workers(totals: Totals, workers: WorkerFacts | None, scope: str) -> Totals:
     """Controller of an xdist run: add each worker's own dynamic energy to the controller's totals.
 
     The controller's meter already holds the machine's static energy over the whole run, counted
@@ -38,17 +223,17 @@ def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
     controller's totals are the whole machine's, workers included, so nothing is added. A worker
     that died sent no totals: its timeline's, up to the last sample it sent, stand for them.
     """
-    if session.role != "controller" or session.options["carbon_scope"] == "machine":
+    if workers is None or scope == "machine":
         return totals
     components = dict(totals.components_j)
     dynamic = dict(totals.dynamic_components_j)
     dynamic_j = totals.dynamic_j
-    outputs: list[Any] = list(session.worker_outputs.values())
-    outputs += [
+    sent: list[Mapping[str, Any]] = list(workers.outputs.values())
+    sent += [
         {"dynamic_components_j": partial.dynamic_components_j, "dynamic_j": partial.dynamic_j}
-        for partial in session.partial_totals
+        for partial in workers.partial_totals
     ]
-    for out in outputs:
+    for out in sent:
         for comp, energy_j in out.get("dynamic_components_j", {}).items():
             components[comp] = components.get(comp, 0.0) + energy_j
             dynamic[comp] = dynamic.get(comp, 0.0) + energy_j
@@ -65,89 +250,88 @@ def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
     )
 
 
-def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit_status: int) -> dict[str, Any]:
-    """Assemble the report dict from the session's records and the meter's attribution."""
-    from pytest_carbon.runinfo import ci_facts, git_facts, machine_facts, project_name
+def _described_probes(probes: Sequence[Mapping[str, Any]], failed: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Copies of the probes' descriptions, each with its error (when it failed) and its error band."""
+    described = []
+    for probe in probes:
+        desc = dict(probe)
+        if desc["name"] in failed:
+            desc["error"] = failed[desc["name"]]
+        desc["band"] = band_of(desc)  # how far off its figures may be (a counter's own, or the model's)
+        described.append(desc)
+    return described
 
-    root = Path(str(session.config.rootpath))
-    region = session.region.to_dict() if session.region is not None else {}
-    factor = session._co2_factor()
-    tests: list[dict[str, Any]] = []
-    append = tests.append
-    missing = []
-    no_figures = []
-    columns = session.figures
-    records = session.tests
-    if len(columns) != len(records):  # no attribution (the meter never started)
-        columns = AllFigures(len(records))
-    by_comp = columns.components_j
-    extra = [comp for comp in by_comp if comp not in COMPONENTS]
-    controller = session.role == "controller"
-    without_figures = session.no_figures
-    subtests = records.subtests
-    attempts = records.attempts
-    failures = records.failures
-    blocks = records.blocks
-    rows = enumerate(
-        zip(
-            records.nodeids,
-            records.outcomes,
-            records.files,
-            records.lines,
-            records.workers,
-            columns.duration_s,
-            columns.cpu_time_s,
-            columns.energy_j,
-            columns.dynamic_energy_j,
-            by_comp["cpu"],
-            by_comp["ram"],
-            by_comp["gpu"],
-            strict=True,
-        )
-    )
-    for index, (
-        nodeid,
-        outcome,
-        file,
-        line,
-        worker,
-        duration_s,
-        cpu_time_s,
-        energy_j,
-        dynamic_j,
-        cpu_j,
-        ram_j,
-        gpu_j,
-    ) in rows:
-        entry: dict[str, Any] = {
-            "nodeid": nodeid,
-            "outcome": outcome,
-            "duration_s": duration_s,
-            "cpu_time_s": cpu_time_s,
-            "energy_j": energy_j,
-            "dynamic_energy_j": dynamic_j,
-            "co2_g": energy_j * factor,
-            "components_j": {"cpu": cpu_j, "ram": ram_j, "gpu": gpu_j},
-            "file": file,
-            "line": line,
-            "worker": worker,
-        }
-        for comp in extra:
-            entry["components_j"][comp] = by_comp[comp][index]
-        if controller and index in without_figures:
-            no_figures.append(nodeid)
-        if index in subtests:
-            count, failed = subtests[index]
-            entry["subtests"] = {"count": count, "failed": failed}
-        if index in attempts:
-            entry["attempts"] = attempts[index]
-        if index in failures:
-            entry["failure"] = failures[index]
-        if index in blocks:
-            entry["blocks"] = blocks[index]
-        append(entry)
-    session.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
+
+def _session_totals(
+    totals: Totals, tests: list[dict[str, Any]], factor: float, probes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The session's figures (``model.SessionTotals``): what the tests drew, and the remainder."""
+    components_j = {c: totals.components_j.get(c, 0.0) for c in COMPONENTS}
     tests_energy_j = math.fsum(entry["energy_j"] for entry in tests)
+    return {
+        "duration_s": totals.duration_s,
+        "energy_j": totals.energy_j,
+        "co2_g": totals.energy_j * factor,
+        "components_j": components_j,
+        "tests_energy_j": tests_energy_j,
+        "unattributed_energy_j": totals.energy_j - tests_energy_j,
+        "static_energy_j": totals.static_j,
+        "dynamic_energy_j": totals.dynamic_j,
+        "machine_energy_j": totals.machine_energy_j,
+        "samples": totals.intervals,
+        "band": combined_band(probes, components_j),
+    }
+
+
+def _run_section(run: RunFacts) -> dict[str, Any]:
+    return {
+        "id": run.run_id,
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(run.finished_at or run.started_at),
+        "project": run.project,
+        "git": dict(run.git),
+        "ci": dict(run.ci),
+        "exit_status": run.exit_status,
+    }
+
+
+def _missing(
+    records: RecordColumns,
+    workers: WorkerFacts | None,
+    probes: Sequence[Mapping[str, Any]],
+    failed_probes: Mapping[str, str],
+    replacements: Mapping[str, str],
+) -> list[str]:
+    """What the figures leave out, one sentence each: dead workers, failed probes, no probe at all."""
+    missing = _missing_from_workers(records, workers)
+    for name, why in failed_probes.items():
+        comps: list[str] = next((list(d["components"]) for d in probes if d["name"] == name), [])
+        what = ", ".join(comps) or "its"
+        if name in replacements:
+            missing.append(
+                f"probe {name} failed during the session ({why}); from then on {what} energy is "
+                f"estimated by the {replacements[name]} probe instead of measured"
+            )
+        else:
+            missing.append(
+                f"probe {name} failed during the session ({why}); {what} energy after that point "
+                "is missing from every figure"
+            )
+    covered = {c for d in probes for c in d["components"]}
+    if not covered & {"cpu", "ram"}:
+        missing.append("no probe covered the CPU or memory: energy figures are 0")
+    if workers is not None:
+        for worker, out in sorted(workers.outputs.items()):
+            for name, why in out.get("failed_probes", {}).items():
+                missing.append(f"probe {name} failed on worker {worker} ({why}); its energy after that is missing")
+    return missing
+
+
+def _missing_from_workers(records: RecordColumns, workers: WorkerFacts | None) -> list[str]:
+    if workers is None:
+        return []
+    missing = []
+    no_figures = [records.nodeids[index] for index in sorted(workers.no_figures) if index < len(records.nodeids)]
     if no_figures:
         missing.append(
             f"{len(no_figures)} test(s) have no figures because their worker died before sending them "
@@ -155,80 +339,17 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             + ", ".join(no_figures[:5])
             + (" ..." if len(no_figures) > 5 else "")
         )
-    for worker, why in sorted(session.dead_workers.items()):
-        lost = session.lost_tests.get(worker)
+    for worker, why in sorted(workers.dead.items()):
+        lost = workers.lost_tests.get(worker)
         during = f" while running {', '.join(lost)} (reported failed, as pytest reports it)" if lost else ""
         missing.append(
             f"worker {worker} died ({why}){during}; the report is incomplete; its tests that ended before the "
             "last sample it sent keep their figures"
         )
-    totals = _merge_workers(session, totals)
-    meter = session.meter
-    if meter is not None:
-        for name, why in meter.failed_probes.items():
-            comps: list[str] = next(
-                (d["components"] for d in session.probe_descriptions if d["name"] == name),
-                [],
-            )
-            what = ", ".join(comps) or "its"
-            if name in session.replacements:
-                missing.append(
-                    f"probe {name} failed during the session ({why}); from then on {what} energy is "
-                    f"estimated by the {session.replacements[name]} probe instead of measured"
-                )
-            else:
-                missing.append(
-                    f"probe {name} failed during the session ({why}); {what} energy after that point "
-                    "is missing from every figure"
-                )
-    covered = {c for d in session.probe_descriptions for c in d["components"]}
-    if not covered & {"cpu", "ram"}:
-        missing.append("no probe covered the CPU or memory: energy figures are 0")
-    if session.role == "controller":
-        for worker, out in sorted(session.worker_outputs.items()):
-            for name, why in out.get("failed_probes", {}).items():
-                missing.append(f"probe {name} failed on worker {worker} ({why}); its energy after that is missing")
-    components_j = {c: totals.components_j.get(c, 0.0) for c in COMPONENTS}
-    for desc in session.probe_descriptions:
-        if desc["name"] in (meter.failed_probes if meter else {}):
-            desc["error"] = meter.failed_probes[desc["name"]] if meter else None
-        desc["band"] = band_of(desc)  # how far off its figures may be (a counter's own, or the model's)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "pytest-carbon", "version": __version__},
-        "complete": complete,
-        "run": {
-            "id": uuid.uuid4().hex,
-            "started_at": iso_utc(session.started_at),
-            "finished_at": iso_utc(session.finished_at or session.started_at),
-            "project": project_name(root, session.options.get("carbon_project") or None),
-            "git": git_facts(root, os.environ),
-            "ci": ci_facts(os.environ),
-            "exit_status": exit_status,
-        },
-        "machine": machine_facts(session.probe_descriptions),
-        "scope": session.options["carbon_scope"],
-        "region": region,
-        "session": {
-            "duration_s": totals.duration_s,
-            "energy_j": totals.energy_j,
-            "co2_g": totals.energy_j * factor,
-            "components_j": components_j,
-            "tests_energy_j": tests_energy_j,
-            "unattributed_energy_j": totals.energy_j - tests_energy_j,
-            "static_energy_j": totals.static_j,
-            "dynamic_energy_j": totals.dynamic_j,
-            "machine_energy_j": totals.machine_energy_j,
-            "samples": totals.intervals,
-            "band": combined_band(session.probe_descriptions, components_j),
-        },
-        "missing": missing,
-        "advice": _advice(region, totals.energy_j, session.options.get("carbon_advice_providers")),
-        "tests": tests,
-    }
+    return missing
 
 
-def _advice(region: dict[str, Any], energy_j: float, providers: Any) -> dict[str, Any] | None:
+def _advice(region: Mapping[str, Any], energy_j: float, providers: Sequence[str] | None) -> dict[str, Any] | None:
     """Cleaner cloud regions for this run (``pytest_carbon.advice``); None when the tables cannot be read."""
     from pytest_carbon.advice import PROVIDERS, advise
 

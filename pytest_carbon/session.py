@@ -10,13 +10,16 @@ import os
 import time
 from collections.abc import Generator, Mapping
 from time import perf_counter_ns as _perf_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_carbon.config import ConfigError
 from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
+
+if TYPE_CHECKING:
+    from pytest_carbon.report import RunFacts, WorkerFacts
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
 #: the artefact options that may name standard output ("-")
@@ -266,7 +269,9 @@ class CarbonSession:
         else:
             lines.append("carbon: no energy probe: energy figures will be 0")
         if self.region is not None:
-            lines.append("carbon: region " + _region_line(self.region.to_dict()))
+            from pytest_carbon.reports import region_text
+
+            lines.append("carbon: region " + region_text(self.region.to_dict()))
         lines += [f"carbon: {p}" for p in self.problems]
         return lines
 
@@ -629,11 +634,22 @@ class CarbonSession:
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
         self.report = build_report(
-            self,
+            self._run_facts(
+                complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
+                exit_status=int(exitstatus),
+            ),
+            self.tests,
+            self.figures,
             totals,
-            complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
-            exit_status=int(exitstatus),
+            region=self.region.to_dict() if self.region is not None else None,
+            factor=self._co2_factor(),
+            probes=self.probe_descriptions,
+            failed_probes=dict(self.meter.failed_probes),
+            replacements=self.replacements,
+            workers=self._worker_facts(),
         )
+        self.probe_descriptions = self.report["machine"]["probes"]  # with their errors and bands
+        self.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
         self._gate_facts(self.report)
         if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
             self._end_terminal_line()
@@ -641,6 +657,43 @@ class CarbonSession:
         self._save_report(self.report)
         if self.failed_outputs and int(session.exitstatus) == int(pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an artefact asked for is missing
+
+    def _run_facts(self, *, complete: bool, exit_status: int) -> RunFacts:
+        """What the report says of the run itself (``report.RunFacts``)."""
+        import uuid
+        from pathlib import Path
+
+        from pytest_carbon.report import RunFacts
+        from pytest_carbon.runinfo import ci_facts, git_facts, machine_facts, project_name
+
+        root = Path(str(self.config.rootpath))
+        return RunFacts(
+            run_id=uuid.uuid4().hex,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            project=project_name(root, self.options.get("carbon_project") or None),
+            git=git_facts(root, os.environ),
+            ci=ci_facts(os.environ),
+            machine=machine_facts([]),
+            scope=self.options["carbon_scope"],
+            complete=complete,
+            exit_status=exit_status,
+            advice_providers=self.options.get("carbon_advice_providers"),
+        )
+
+    def _worker_facts(self) -> WorkerFacts | None:
+        """On the xdist controller, what the workers sent (``report.WorkerFacts``); None elsewhere."""
+        if self.role != "controller":
+            return None
+        from pytest_carbon.report import WorkerFacts
+
+        return WorkerFacts(
+            outputs=self.worker_outputs,
+            partial_totals=self.partial_totals,
+            dead=self.dead_workers,
+            lost_tests=self.lost_tests,
+            no_figures=self.no_figures,
+        )
 
     def _end_terminal_line(self) -> None:
         """End pytest's progress line, so that an artefact written to standard output starts a line of its own."""
@@ -663,13 +716,13 @@ class CarbonSession:
         asked-for write failed, or the history did not take the run and no path was asked for.
         """
         from pytest_carbon.outputs import STDOUT
-        from pytest_carbon.reports.json import write_json
+        from pytest_carbon.reports import write
 
         path = self.options.get("carbon_json")
         failure = None
         if path:
             try:
-                write_json(report, path)
+                write("json", report, path)
                 if path != STDOUT:
                     self.report_saved_at = path
             except OSError as err:
@@ -683,7 +736,7 @@ class CarbonSession:
             run_id = str(report.get("run", {}).get("id") or int(self.started_at))
             fallback = os.path.join(tempfile.gettempdir(), f"pytest-carbon-report-{run_id[:16]}.json")
             try:
-                write_json(report, fallback)
+                write("json", report, fallback)
                 self.report_saved_at = fallback
                 if failure:
                     failure += f"; the report of this run is saved in {fallback} instead"
@@ -769,13 +822,3 @@ def selection_signature(nodeids: Any) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(sorted(nodeids)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-
-def _region_line(region: Mapping[str, Any]) -> str:
-    if not region.get("known", True):
-        return str(region.get("note") or "unknown")
-    line = (
-        f"{region.get('code')} {region.get('intensity_g_per_kwh')} g/kWh "
-        f"({region.get('intensity_source')}, {region.get('year')}; chosen by {region.get('source')})"
-    )
-    return line + (f"; {region['note']}" if region.get("note") else "")

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from pytest_carbon.probes.bands import band_text, probe_band_text
+from pytest_carbon.reports import probe_text, region_text
 from pytest_carbon.units import format_co2, format_energy
 
 #: C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
@@ -27,33 +28,6 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     r"""``text`` with its control characters written as escapes (``\n``, ``\x1b``, ``\u2028``): one terminal line."""
     return text if text.isprintable() else _CONTROL.sub(_escape, text)
-
-
-def _probe_text(desc: dict[str, Any]) -> str:
-    how = "measured" if desc.get("measured") else "estimated"
-    text = f"{desc.get('name')} ({', '.join(desc.get('components', []))}: {how}{probe_band_text(desc)})"
-    if desc.get("error"):
-        text += " FAILED during the session (see missing)"
-    return text
-
-
-def _region_text(region: dict[str, Any]) -> str:
-    if not region:
-        return "region: none"
-    if not region.get("known", True):
-        return "region: " + (
-            region.get("note")
-            or f"unknown, world average {region.get('intensity_g_per_kwh')} g/kWh ({region.get('intensity_source')})"
-        )
-    live = " live" if region.get("live") else ""
-    text = (
-        f"region: {region.get('code')} ({region.get('name') or region.get('table')}), "
-        f"{region.get('intensity_g_per_kwh')} g/kWh{live} from {region.get('intensity_source')} "
-        f"{region.get('year') or ''}, PUE {region.get('pue')}; chosen by {region.get('source')}"
-    )
-    if region.get("note"):
-        text += f". {region['note']}"
-    return text
 
 
 #: ``--carbon-sort``: the key of a test entry and how the heading names it
@@ -148,9 +122,9 @@ def summary_lines(
         where = region.get("code") if region.get("known", True) else "region unknown"
         return [printable(f"{head}; {where}")]
     lines = [head]
-    lines.append(_region_text(report.get("region") or {}))
+    lines.append("region: " + region_text(report.get("region") or {}))
     probes = report["machine"].get("probes", [])
-    lines.append("probes: " + ("; ".join(_probe_text(p) for p in probes) or "none"))
+    lines.append("probes: " + ("; ".join(probe_text(p, probe_band_text(p)) for p in probes) or "none"))
     comps = session["components_j"]
     lines.append(
         "energy: tests "

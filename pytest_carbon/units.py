@@ -99,9 +99,7 @@ class Quantity(NamedTuple):
 
     def formatted(self) -> str:
         """The value in a readable unit, CO2e masses followed by "CO2e"."""
-        if self.kind == "energy":
-            return format_energy(self.value_si)
-        return format_co2(self.value_si) + " CO2e"
+        return format_quantity(self.value_si, self.kind)
 
 
 def parse_quantity(text: str) -> Quantity:
@@ -202,9 +200,15 @@ def format_co2(co2_g: float) -> str:
     return _pick(float(co2_g), _CO2_FORMAT)
 
 
-def format_quantity(value_si: float, kind: Kind) -> str:
-    """A value of either kind in its readable unit; CO2e masses end in "CO2e"."""
-    return Quantity(kind, value_si, "").formatted()
+def format_quantity(value_si: float, kind: str) -> str:
+    """A figure in its readable unit: "12.3 mJ", or for ``kind`` "co2" a CO2e mass "7.2 mg CO2e".
+
+    Any other ``kind`` is an energy ("energy", and the comparison's metric "reference", which
+    compares energy). The one place the reports, the budgets and the comparison format a figure of either kind.
+    """
+    if kind == "co2":
+        return format_co2(value_si) + " CO2e"
+    return format_energy(value_si)
 
 
 def format_percent(fraction: float) -> str:

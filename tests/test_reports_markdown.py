@@ -58,7 +58,7 @@ def test_totals_region_equivalents_budget_and_deltas() -> None:
     text = render_markdown(report)
     rendered = MD.render(text)
     assert "pytest-carbon: " in rendered and "❌" in rendered
-    assert "FR (France), 41.44 g/kWh from OWID/Ember 2025" in rendered
+    assert "FR (France): 41.44 g/kWh from OWID/Ember 2025" in rendered
     assert "driven by an average US car" in rendered
     assert " of television" in rendered
     assert "1 of 1 test(s) over their budget" in rendered

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the deltas; 1 when a regression passes the --fail threshold, 2 for bad input."""
-    from pytest_carbon.commands.report import load_report
     from pytest_carbon.compare import compare
+    from pytest_carbon.model import load_report
     from pytest_carbon.units import QuantityError, parse_percent
 
     threshold = None

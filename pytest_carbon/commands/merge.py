@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from pytest_carbon.budget import budget_from, check, how_obtained
     from pytest_carbon.config import ConfigError
     from pytest_carbon.merge import merge_reports, shard_names
+    from pytest_carbon.model import load_json
     from pytest_carbon.outputs import OutputError, check_output_path
-    from pytest_carbon.reports.json import load_json, write_json
+    from pytest_carbon.reports.json import write_json
     from pytest_carbon.units import format_co2, format_energy
 
     try:

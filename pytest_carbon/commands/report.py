@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from pytest_carbon.commands import count
+from pytest_carbon.model import load_report
+
+__all__ = ["add_arguments", "load_report", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,25 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--csv-tests", metavar="PATH", help="write one CSV row per test to PATH (no session row)")
     parser.add_argument("--top", metavar="N", type=count, default=10, help="tests listed in the Markdown (default 10)")
-
-
-def load_report(path: str) -> dict[str, Any]:
-    """Read a saved report and check the keys the renderers need; raise ValueError with a clear message."""
-    from pytest_carbon.reports.json import check_report, load_json
-
-    report = load_json(path)
-    check_report(report, path)
-    session = report["session"]
-    tests = report["tests"]
-    for test in tests:
-        test.setdefault("duration_s", 0.0)
-        test.setdefault("components_j", {})
-    session.setdefault("duration_s", 0.0)
-    session.setdefault("tests_energy_j", sum(float(t["energy_j"]) for t in tests))
-    session.setdefault("unattributed_energy_j", float(session["energy_j"]) - float(session["tests_energy_j"]))
-    report.setdefault("machine", {"probes": []})
-    report.setdefault("region", {})
-    return report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,32 +43,19 @@ def run(args: argparse.Namespace) -> int:
             except OutputError as err:
                 print(f"pytest-carbon report: {flag}: {err}", file=sys.stderr)
                 return 2
+    from pytest_carbon.reports import write
+
     written = []
     try:
-        if markdown == "-":
-            from pytest_carbon.reports.markdown import render_markdown
-
-            sys.stdout.write(render_markdown(report, top=args.top))
-        elif markdown:
-            from pytest_carbon.reports.markdown import write_markdown
-
-            write_markdown(report, markdown, top=args.top)
-            written.append(markdown)
-        if args.junit:
-            from pytest_carbon.reports.junit import write_junit
-
-            write_junit(report, args.junit)
-            written.append(args.junit)
-        if args.csv:
-            from pytest_carbon.reports.csv import write_csv
-
-            write_csv(report, args.csv)
-            written.append(args.csv)
-        if args.csv_tests:
-            from pytest_carbon.reports.csv import write_tests_csv
-
-            write_tests_csv(report, args.csv_tests)
-            written.append(args.csv_tests)
+        for name, path in (
+            ("markdown", markdown),
+            ("junit", args.junit),
+            ("csv", args.csv),
+            ("csv_tests", args.csv_tests),
+        ):
+            if path:
+                write(name, report, path, top=args.top)
+                written.append(path)
     except BrokenPipeError:
         raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Push each report; a report already stored is left as it is."""
-    from pytest_carbon.reports.json import load_json
+    from pytest_carbon.model import load_json
     from pytest_carbon.store import StoreError, open_store, project_root, url_from_env
     from pytest_carbon.store.schema import check_report
 

@@ -189,6 +189,6 @@ def write_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
 
 def write_tests_csv(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write the tests' rows to ``path``, replacing the file (atomically)."""
-    from pytest_carbon.reports.json import write_text_atomic
+    from pytest_carbon.outputs import write_text as write_text_atomic
 
     write_text_atomic(path, render_tests_csv(report))

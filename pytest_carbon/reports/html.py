@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_carbon.probes.bands import band_text, probe_band_text
+from pytest_carbon.reports import region_text
 from pytest_carbon.units import format_co2, format_energy
 
 CSS = """
@@ -250,28 +251,8 @@ def budget_summary(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _region_provenance(region: Mapping[str, Any]) -> str:
-    if not region:
-        return "no region: CO2e figures are 0"
-    if region.get("source") == "merged":
-        return (
-            f"{esc(region.get('name') or 'merged shards')}: {esc(region.get('intensity_g_per_kwh'))} g/kWh on average "
-            f"over the shards, PUE {esc(region.get('pue'))}"
-        )
-    if not region.get("known", True) or not region.get("code"):
-        return (
-            f"unknown: the world average {esc(region.get('intensity_g_per_kwh'))} g/kWh was used "
-            f"({esc(region.get('intensity_source'))} {esc(region.get('year'))}); set <code>--carbon-region</code> "
-            "for a real figure"
-        )
-    live = ", live" if region.get("live") else ""
-    note = f". {esc(region['note'])}" if region.get("note") else ""
-    return (
-        f"<code>{esc(region.get('code'))}</code> ({esc(region.get('name') or region.get('table'))}): "
-        f"{esc(region.get('intensity_g_per_kwh'))} g/kWh{live} from {esc(region.get('intensity_source'))} "
-        f"{esc(region.get('year'))} ({esc(region.get('basis'))}), PUE {esc(region.get('pue'))}; "
-        f"chosen by {esc(region.get('source'))}{note}"
-    )
+def _code(text: str) -> str:
+    return f"<code>{text}</code>"
 
 
 def provenance_section(report: Mapping[str, Any]) -> str:
@@ -301,7 +282,7 @@ def provenance_section(report: Mapping[str, Any]) -> str:
         f"work, gaps) {esc(format_energy(float(session.get('unattributed_energy_j') or 0.0)))}; scope "
         f"<code>{esc(report.get('scope'))}</code>.</p>"
         f"<p>Probes:</p>{probes_html}"
-        f'<p class="region">Region: {_region_provenance(region)}.</p>'
+        f'<p class="region">Region: {region_text(region, escape=esc, code=_code)}.</p>'
         f"<p>CO2e = energy × intensity × PUE.</p></section>"
     )
 
@@ -354,6 +335,6 @@ def render_html(report: Mapping[str, Any], top: int = 20) -> str:
 
 def write_html(report: Mapping[str, Any], path: str | os.PathLike[str], top: int = 20) -> None:
     """Write the page of one run to ``path`` (atomically)."""
-    from pytest_carbon.reports.json import write_text_atomic
+    from pytest_carbon.outputs import write_text as write_text_atomic
 
     write_text_atomic(path, render_html(report, top))

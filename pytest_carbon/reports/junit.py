@@ -19,8 +19,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pytest_carbon.reports.json import write_text_atomic
-from pytest_carbon.units import format_co2, format_energy
+from pytest_carbon.outputs import write_text as write_text_atomic
+from pytest_carbon.units import format_quantity
 
 # XML 1.0 forbids most control characters even as character references
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -137,7 +137,9 @@ def build_xml(report: dict[str, Any], suite_name: str = "pytest-carbon") -> ET.E
 
 
 def _delta_text(delta: dict[str, Any], metric: str) -> str:
-    fmt = format_energy if metric != "co2" else (lambda g: format_co2(g) + " CO2e")
+    def fmt(value: float) -> str:
+        return format_quantity(value, metric)
+
     rel = delta.get("relative")
     rel_text = "new" if rel is None else f"{rel * 100:+.1f}%"
     text = f"carbon regression: {fmt(delta['base'])} -> {fmt(delta['new'])} ({rel_text}) against the baseline"

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pytest_carbon.outputs import write_text as write_text_atomic
 from pytest_carbon.probes.bands import band_text, probe_band_text
-from pytest_carbon.reports.json import write_text_atomic
-from pytest_carbon.units import format_co2, format_energy
+from pytest_carbon.reports import probe_text, region_text
+from pytest_carbon.units import format_energy, format_quantity
 
 MARKER = "<!-- pytest-carbon -->"
 #: characters that start Markdown or HTML syntax inside a table cell or a list item
@@ -34,44 +35,19 @@ def escape(text: str) -> str:
 
 
 def _co2(value_g: float) -> str:
-    return format_co2(value_g) + " CO2e"
+    return format_quantity(value_g, "co2")
 
 
 def _how(report: dict[str, Any]) -> str:
-    parts = []
-    for probe in (report.get("machine") or {}).get("probes", []):
-        how = "measured" if probe.get("measured") else "estimated"
-        band = probe_band_text(probe)
-        comps = escape(", ".join(probe.get("components", [])))
-        parts.append(f"{escape(str(probe.get('name')))} ({comps}: {how}{band})")
-    return "; ".join(parts) or "no energy probe (figures are 0)"
+    probes = (report.get("machine") or {}).get("probes", [])
+    return (
+        "; ".join(probe_text(p, probe_band_text(p), escape=escape) for p in probes) or "no energy probe (figures are 0)"
+    )
 
 
 def _figure(value: Any) -> str:
     """A figure for display: merged reports keep unrounded intensities and PUEs."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _region(region: dict[str, Any]) -> str:
-    if not region:
-        return "no region"
-    if region.get("source") == "merged":
-        return (
-            f"{escape(str(region.get('name') or 'merged shards'))}: "
-            f"{_figure(region.get('intensity_g_per_kwh'))} g/kWh on average, PUE {_figure(region.get('pue'))}"
-        )
-    if not region.get("known", True):
-        return (
-            f"unknown: the world average {region.get('intensity_g_per_kwh')} g/kWh was used "
-            f"({escape(str(region.get('intensity_source')))}, {region.get('year')}); "
-            "set `--carbon-region` for a real figure"
-        )
-    live = ", live" if region.get("live") else ""
-    return (
-        f"{escape(str(region.get('code')))} ({escape(str(region.get('name') or region.get('table')))}), "
-        f"{_figure(region.get('intensity_g_per_kwh'))} g/kWh{live} from {escape(str(region.get('intensity_source')))} "
-        f"{region.get('year') or ''}, PUE {_figure(region.get('pue'))}; chosen by {escape(str(region.get('source')))}"
-    )
 
 
 def _equivalents(report: dict[str, Any]) -> list[str]:
@@ -114,7 +90,7 @@ def _comparison(report: dict[str, Any], top: int) -> list[str]:
     metric = comp.get("metric", "energy")
 
     def fmt(value: float) -> str:
-        return format_energy(value) if metric != "co2" else _co2(value)
+        return format_quantity(value, metric)
 
     def row(delta: dict[str, Any]) -> str:
         rel = delta.get("relative")
@@ -233,7 +209,7 @@ def render_markdown(report: dict[str, Any], *, top: int = 10) -> str:
         f"tests {format_energy(session['tests_energy_j'])}, "
         f"remainder (collection, plugin work, gaps) {format_energy(session['unattributed_energy_j'])}; "
         f"scope {escape(str(report.get('scope')))}",
-        f"- **Region**: {_region(report.get('region') or {})}",
+        f"- **Region**: {region_text(report.get('region') or {}, escape=escape)}",
         f"- **How**: {_how(report)}",
         "- **Equivalent to**: " + "; ".join(_equivalents(report)),
     ]

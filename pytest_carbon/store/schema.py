@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_carbon.reports.json import TEST_KEYS, plugin_figures
-from pytest_carbon.reports.json import check_report as check_figures
+from pytest_carbon.model import FAILED_OUTCOMES, TEST_KEYS, check_storable, is_number, plugin_figures
+from pytest_carbon.model import ReportError as ReportError  # where the store and its callers find it
 
 SCHEMA_VERSION = 1
 
@@ -152,19 +152,11 @@ SUMMARY_COLUMNS = (
 )
 
 _TEST_KEYS = frozenset((*TEST_KEYS, "budget"))  # the keys that have columns of their own
-_FAILED = frozenset(("failed", "error"))
-
-
-class ReportError(ValueError):
-    """A dict that is not a report the store can keep; the message names the missing key."""
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+_FAILED = FAILED_OUTCOMES
 
 
 def _float(value: Any) -> float | None:
-    return float(value) if _number(value) else None
+    return float(value) if is_number(value) else None
 
 
 def _dumps(value: Any) -> str | None:
@@ -175,20 +167,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def check_report(report: Any, *, tests: bool = True) -> None:
-    """Raise ReportError unless ``report`` has what the store needs (run id, session figures, tests).
-
-    ``tests=False`` leaves out the check of each test entry (for a report this process built).
-    """
-    if not isinstance(report, Mapping):
-        raise ReportError("a report is a JSON object; this is not one")
-    run = report.get("run")
-    if not isinstance(run, Mapping) or not isinstance(run.get("id"), str) or not run["id"].strip():
-        raise ReportError("the report has no run.id: is it a report written by pytest --carbon-json?")
-    try:
-        check_figures(report, "the report", tests=tests)
-    except ValueError as err:
-        raise ReportError(str(err)) from err
+#: the store's check of a report (``model.check_storable``), by the name it has here
+check_report = check_storable
 
 
 def run_row(report: Mapping[str, Any], project: str | None, organisation: str | None) -> tuple[Any, ...]:
