@@ -19,9 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message says what to write instead."""
+from pytest_carbon.errors import ConfigError as ConfigError
 
 
 def _bool(text: str) -> bool:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_carbon.errors import LiveError as LiveError
 from pytest_carbon.intensity.regions import Region, RegionError, country_of, zone_of
 
 log = logging.getLogger("pytest_carbon.intensity")
@@ -50,10 +51,6 @@ _OUTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 #: One answer (or failure) per provider and place per process: "one call per session".
 _memo: dict[str, LiveFigure | str] = {}
-
-
-class LiveError(Exception):
-    """A live figure that could not be had; the message is safe to show (no token in it)."""
 
 
 class LiveFigure(NamedTuple):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pytest_carbon.errors import ReportError as ReportError
 from pytest_carbon.reports.json import TEST_KEYS, plugin_figures
 from pytest_carbon.reports.json import check_report as check_figures
 
@@ -153,10 +154,6 @@ SUMMARY_COLUMNS = (
 
 _TEST_KEYS = frozenset((*TEST_KEYS, "budget"))  # the keys that have columns of their own
 _FAILED = frozenset(("failed", "error"))
-
-
-class ReportError(ValueError):
-    """A dict that is not a report the store can keep; the message names the missing key."""
 
 
 def _number(value: Any) -> bool:
