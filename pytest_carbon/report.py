@@ -38,7 +38,7 @@ def _merge_workers(session: CarbonSession, totals: Totals) -> Totals:
     controller's totals are the whole machine's, workers included, so nothing is added. A worker
     that died sent no totals: its timeline's, up to the last sample it sent, stand for them.
     """
-    if session.role != "controller" or session.options["carbon_scope"] == "machine":
+    if session.role != "controller" or session.settings.scope == "machine":
         return totals
     components = dict(totals.components_j)
     dynamic = dict(totals.dynamic_components_j)
@@ -201,13 +201,13 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             "id": uuid.uuid4().hex,
             "started_at": iso_utc(session.started_at),
             "finished_at": iso_utc(session.finished_at or session.started_at),
-            "project": project_name(root, session.options.get("carbon_project") or None),
+            "project": project_name(root, session.settings.project),
             "git": git_facts(root, os.environ),
             "ci": ci_facts(os.environ),
             "exit_status": exit_status,
         },
         "machine": machine_facts(session.probe_descriptions),
-        "scope": session.options["carbon_scope"],
+        "scope": session.settings.scope,
         "region": region,
         "session": {
             "duration_s": totals.duration_s,
@@ -223,7 +223,7 @@ def build_report(session: CarbonSession, totals: Totals, *, complete: bool, exit
             "band": combined_band(session.probe_descriptions, components_j),
         },
         "missing": missing,
-        "advice": _advice(region, totals.energy_j, session.options.get("carbon_advice_providers")),
+        "advice": _advice(region, totals.energy_j, session.settings.advice_providers),
         "tests": tests,
     }
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_carbon.config import ConfigError
+from pytest_carbon.errors import ConfigError
 from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
 
+if TYPE_CHECKING:
+    from pytest_carbon.settings import Settings
+
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
-#: the artefact options that may name standard output ("-")
-STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_csv_tests", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 #: the JUnit properties last added to an item, and the test's energy and CO2e at that point
 JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
@@ -119,10 +120,9 @@ def failure_detail(report: pytest.TestReport) -> dict[str, str]:
 class CarbonSession:
     """Follows the tests of one pytest process and reports their energy."""
 
-    def __init__(self, config: pytest.Config, options: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
-        self.options = dict(options)
-        self.origins = dict(origins)
+        self.settings = settings
         self.tests = TestRecords()
         self.meter: Meter | None = None
         self.problems: list[str] = []
@@ -200,12 +200,10 @@ class CarbonSession:
             self.role = "controller"
             self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
         try:
-            self.region = resolve_region(
-                self.options, self.origins, getattr(self.config, "workerinput", {}).get("carbon_region")
-            )
+            self.region = resolve_region(self.settings, getattr(self.config, "workerinput", {}).get("carbon_region"))
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
-        selection = select(self.config, self.options)
+        selection = select(self.config, self.settings)
         self.problems += selection.problems
         self.probe_descriptions = [self._describe(p) for p in selection.probes]
         processes = 1
@@ -213,8 +211,8 @@ class CarbonSession:
             processes = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
         self.meter = Meter(
             selection.probes,
-            period_s=self.options["carbon_period"],
-            scope=self.options["carbon_scope"],
+            period_s=self.settings.period,
+            scope=self.settings.scope,
             processes=processes,
             on_probe_error=self._replace_failed_probe,
         )
@@ -225,7 +223,7 @@ class CarbonSession:
         assert self.meter is not None
         covered = {c for p in self.meter.probes for c in p.components}
         lost = tuple(c for c in probe.components if c in ("cpu", "ram") and c not in covered)
-        if not lost or self.options["carbon_probe"] == "none":
+        if not lost or self.settings.probe == "none":
             return []
         try:
             from pytest_carbon.probes.model import ModelProbe
@@ -373,7 +371,7 @@ class CarbonSession:
                 if self.role == "controller":  # it may carry a piece of its worker's timeline
                     piece = getattr(report, "carbon_timeline", None)
                     if piece is not None:
-                        self.timeline_of(getattr(report, "node", None)).add(piece, self.options["carbon_scope"])
+                        self.timeline_of(getattr(report, "node", None)).add(piece, self.settings.scope)
                     blocks = getattr(report, "carbon_blocks", None)
                     if blocks:
                         self._received_blocks(report, blocks)
@@ -392,7 +390,7 @@ class CarbonSession:
         if controller:
             piece = getattr(report, "carbon_timeline", None)
             if piece is not None:
-                self.timeline_of(node).add(piece, self.options["carbon_scope"])
+                self.timeline_of(node).add(piece, self.settings.scope)
         outcomes = self.tests.outcomes
         if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
             attempts = self.tests.attempts
@@ -583,7 +581,7 @@ class CarbonSession:
             exit_status=int(exitstatus),
         )
         self._gate_facts(self.report)
-        if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
+        if "-" in self.settings.artefacts:  # an artefact written to standard output
             self._end_terminal_line()
         self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
         self._save_report(self.report)
@@ -613,7 +611,7 @@ class CarbonSession:
         from pytest_carbon.outputs import STDOUT
         from pytest_carbon.reports.json import write_json
 
-        path = self.options.get("carbon_json")
+        path = self.settings.json
         failure = None
         if path:
             try:
@@ -671,12 +669,12 @@ class CarbonSession:
         lines = summary_lines(
             self.report,
             verbosity=verbosity,
-            top=self.options["carbon_top"],
-            sort=self.options.get("carbon_sort") or "dynamic",
-            group_by=self.options.get("carbon_group_by") or "",
+            top=self.settings.top,
+            sort=self.settings.sort,
+            group_by=self.settings.group_by,
         )
         lines += [f"error: {e}" for e in self._errors]
-        json_written = self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json")
+        json_written = self.report_saved_at is not None and self.report_saved_at == self.settings.json
         if verbosity < 0:
             for line in lines:
                 terminalreporter.write_line(line)
