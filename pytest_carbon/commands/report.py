@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from pytest_carbon.commands import count
+from pytest_carbon.commands import count, reading_reports
+from pytest_carbon.errors import OutputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,11 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_report(path: str) -> dict[str, Any]:
-    """Read a saved report and check the keys the renderers need; raise ValueError with a clear message."""
+    """Read a saved report and check the keys the renderers need; ReportError (a ValueError) with a clear message."""
     from pytest_carbon.reports.json import check_report, load_json
 
-    report = load_json(path)
-    check_report(report, path)
+    with reading_reports():
+        report = load_json(path)
+        check_report(report, path)
     session = report["session"]
     tests = report["tests"]
     for test in tests:
@@ -42,15 +44,11 @@ def load_report(path: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Render the artefacts asked for; Markdown on the terminal when nothing is asked."""
-    try:
-        report = load_report(args.report)
-    except ValueError as err:
-        print(f"pytest-carbon report: {err}", file=sys.stderr)
-        return 2
+    report = load_report(args.report)
     markdown = args.markdown
     if markdown is None and args.junit is None and args.csv is None and args.csv_tests is None:
         markdown = "-"
-    from pytest_carbon.outputs import OutputError, check_output_path
+    from pytest_carbon.outputs import check_output_path
 
     asked = (("--markdown", markdown), ("--junit", args.junit), ("--csv", args.csv), ("--csv-tests", args.csv_tests))
     for flag, value in asked:
@@ -58,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 check_output_path(value, example="carbon" + {"--markdown": ".md", "--junit": ".xml"}.get(flag, ".csv"))
             except OutputError as err:
-                print(f"pytest-carbon report: {flag}: {err}", file=sys.stderr)
-                return 2
+                raise err.within(flag) from None
     written = []
     try:
         if markdown == "-":
@@ -89,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:
-        print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
-        return 2
+        raise OutputError(f"cannot write {err.filename or ''}: {err.strerror or err}") from None
     for path in written:
         if path != "-":
             print(f"wrote {path}", file=sys.stderr)
