@@ -104,7 +104,7 @@ def _main(argv: Sequence[str] | None) -> int:
         code: int = module.run(parsed)
     except CarbonError as err:
         message = str(err)  # a message that already names the program (a region's) is printed as it is
-        print(message if message.startswith("pytest-carbon") else f"pytest-carbon {name}: {message}", file=sys.stderr)
+        print(message if message.startswith("pytest-carbon: ") else f"pytest-carbon {name}: {message}", file=sys.stderr)
         return 2
     return code
 

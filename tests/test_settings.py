@@ -314,6 +314,11 @@ CLI_ERRORS = [
     ("ReportError", ["merge", "missing.json", "-o", "all.json"], "pytest-carbon merge: cannot read missing.json"),
     ("ReportError", ["store", "push", "missing.json"], "pytest-carbon store: missing.json: cannot read missing.json"),
     (
+        "ReportError",
+        ["store", "push", "pytest-carbon-report-1.json"],
+        "pytest-carbon store: pytest-carbon-report-1.json: cannot read pytest-carbon-report-1.json",
+    ),
+    (
         "OutputError",
         ["report", "R", "--junit", "ftp://h/x.xml"],
         "pytest-carbon report: --junit: ftp://h/x.xml is a URL",
