@@ -20,10 +20,20 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pytest_carbon.errors import ConfigError as ConfigError
-
 if TYPE_CHECKING:
+    from pytest_carbon.errors import ConfigError as ConfigError
     from pytest_carbon.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    # ConfigError lives in errors.py, imported where a value is refused: a run without --carbon
+    # (which imports this module at every start) never loads it
+    if name == "ConfigError":
+        from pytest_carbon.errors import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: every spelling of "off" for a switch, the history store or the live service
 OFF = ("off", "none", "false", "0", "no")
@@ -471,6 +481,8 @@ def resolve(
     try:
         return Resolved(option.parse(raw), origin)
     except ValueError as err:
+        from pytest_carbon.errors import ConfigError
+
         where = {
             "command line": f"{option.flag}={raw}",
             "ini": f"{option.name} = {raw} (ini file)",

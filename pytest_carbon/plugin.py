@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_carbon import config as carbon_config
 from pytest_carbon.config import ENABLE, OPTIONS, resolve, resolve_settings
-from pytest_carbon.errors import ConfigError
 
 if TYPE_CHECKING:
     from pytest_carbon.gate import CarbonGate
@@ -94,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         settings = resolve_options(config)
-    except ConfigError as err:
+    except carbon_config.ConfigError as err:  # looked up only when something is raised: errors.py is loaded lazily
         raise pytest.UsageError(str(err)) from None
     if settings is None:
         return
