@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 COLD = r"""
 import json, sys, time
@@ -24,7 +25,7 @@ t0 = time.perf_counter()
 from pytest_carbon.intensity import resolve_region
 t1 = time.perf_counter()
 opts = json.loads(sys.argv[1])
-region = resolve_region(opts, {})
+region = resolve_region({}, **opts)
 t2 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1e3, "resolve_ms": (t2 - t1) * 1e3, "known": region.known}))
 """
@@ -39,7 +40,7 @@ def laptop_tree(root: Path) -> Path:
     return root
 
 
-def cold(options: dict[str, object], runs: int) -> dict[str, float]:
+def cold(options: dict[str, Any], runs: int) -> dict[str, float]:
     """Median and worst of import and first resolution, each in a fresh interpreter."""
     imports, resolves = [], []
     for _ in range(runs):
@@ -56,15 +57,15 @@ def cold(options: dict[str, object], runs: int) -> dict[str, float]:
     }
 
 
-def warm(options: dict[str, object], repeats: int) -> dict[str, float]:
+def warm(options: dict[str, Any], repeats: int) -> dict[str, float]:
     """Median and worst of repeated resolutions in this process (tables already cached)."""
     from pytest_carbon.intensity import resolve_region
 
-    resolve_region(options, {})
+    resolve_region({}, **options)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        resolve_region(options, {})
+        resolve_region({}, **options)
         times.append((time.perf_counter() - t0) * 1e3)
     return {"resolve_median_ms": statistics.median(times), "resolve_max_ms": max(times)}
 
@@ -78,12 +79,13 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         laptop = str(laptop_tree(Path(tmp)))
-        cases: dict[str, dict[str, object]] = {
-            "unknown, this machine's /sys": {"carbon_region": ""},
-            "unknown, laptop firmware": {"carbon_region": "", "carbon_sys_root": laptop},
-            "explicit FR": {"carbon_region": "FR"},
-            "explicit aws:eu-west-1": {"carbon_region": "aws:eu-west-1"},
-            "explicit zone:US-CAL-CISO": {"carbon_region": "zone:US-CAL-CISO"},
+        # the keyword arguments of resolve_region (the options carbon_region, carbon_sys_root)
+        cases: dict[str, dict[str, Any]] = {
+            "unknown, this machine's /sys": {},
+            "unknown, laptop firmware": {"sys_root": laptop},
+            "explicit FR": {"code": "FR"},
+            "explicit aws:eu-west-1": {"code": "aws:eu-west-1"},
+            "explicit zone:US-CAL-CISO": {"code": "zone:US-CAL-CISO"},
         }
         results = {}
         for name, options in cases.items():

@@ -73,14 +73,8 @@ class BlockResult:
 def _region(code: str | None, pue: float | None) -> Any:
     from pytest_carbon.intensity.resolve import resolve_region
 
-    options = {
-        "carbon_region": code or "",
-        "carbon_region_origin": "meter(region=...)",
-        "carbon_pue": pue,
-        "carbon_cloud_detect": True,
-        "carbon_cloud_metadata": False,  # no network unless asked: the environment and firmware only
-    }
-    return resolve_region(options, os.environ)
+    # no network unless asked: the environment and firmware only
+    return resolve_region(os.environ, code=code, origin="meter(region=...)", pue=pue, metadata=False)
 
 
 class meter(BlockResult, contextlib.ContextDecorator):
@@ -120,7 +114,7 @@ class meter(BlockResult, contextlib.ContextDecorator):
         from pytest_carbon.meter import Meter
         from pytest_carbon.probes.select import select_probes
 
-        selection = select_probes(self._probe, {}, os.environ)
+        selection = select_probes(self._probe, os.environ)
         self.problems = list(selection.problems)
         self.probes = [dict(p.describe()) for p in selection.probes]
         self._meter = Meter(selection.probes, period_s=self._period_s, scope=self._scope)

@@ -3,6 +3,10 @@
 Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
 modules are imported only when their command runs, so ``pytest-carbon --help`` stays fast.
 
+An error of pytest-carbon's own (``errors.CarbonError``: a bad option, a report that cannot be
+read, a path where nothing can be written...) ends the command with its message and exit status 2;
+each command raises it, ``main`` prints it, once.
+
 A closed pipe (``pytest-carbon regions | head -1``) ends the command quietly with exit status
 141, the status a shell reports for a program that the closed pipe's SIGPIPE stopped (128 + 13),
 as ``cat`` or ``grep`` would end: no traceback, and the rest of the output is dropped.
@@ -17,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_carbon import __version__
+from pytest_carbon.errors import CarbonError
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -95,7 +100,12 @@ def _main(argv: Sequence[str] | None) -> int:
         parsed = parser.parse_args(args[1:])
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    code: int = module.run(parsed)
+    try:
+        code: int = module.run(parsed)
+    except CarbonError as err:
+        message = str(err)  # a message that already names the program (a region's) is printed as it is
+        print(message if message.startswith("pytest-carbon: ") else f"pytest-carbon {name}: {message}", file=sys.stderr)
+        return 2
     return code
 
 

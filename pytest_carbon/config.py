@@ -10,25 +10,40 @@ Precedence, highest first:
 
 Values are parsed and checked here, before the first test runs; a bad value raises
 ``ConfigError`` naming the option and what it accepts, which the plugin turns into a pytest
-usage error.
+usage error. ``resolve_settings`` gathers them into one typed ``settings.Settings``: every value
+is interpreted here, once, and read from that object everywhere else.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_carbon.errors import ConfigError as ConfigError
+    from pytest_carbon.settings import Settings
 
 
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message says what to write instead."""
+def __getattr__(name: str) -> Any:
+    # ConfigError lives in errors.py, imported where a value is refused: a run without --carbon
+    # (which imports this module at every start) never loads it
+    if name == "ConfigError":
+        from pytest_carbon.errors import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: every spelling of "off" for a switch, the history store or the live service
+OFF = ("off", "none", "false", "0", "no")
 
 
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
-    if value in ("0", "false", "no", "off", ""):
+    if value in OFF or value == "":
         return False
     raise ValueError("expected true or false (1/0, yes/no, on/off)")
 
@@ -109,18 +124,27 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _text(text: str) -> str:
-    return text.strip()
+def _text(text: str) -> str | None:
+    """A name, a path or a URL; None when empty (not given)."""
+    return text.strip() or None
 
 
-def _store(text: str) -> str:
-    """The history's URL or path; every spelling of "off" (none, false, 0, no) becomes "off"."""
+def _store(text: str) -> str | None:
+    """The history's URL or path ("": the default file); None for every spelling of "off" (none, false, 0, no)."""
     value = text.strip()
-    return "off" if value.lower() in ("off", "none", "false", "0", "no") else value
+    return None if value.lower() in OFF else value
 
 
-def _region_code(text: str) -> str:
-    """A region code the shipped tables know (checked here so a typo stops the run at start-up)."""
+_live_choice = _choice("off", "electricitymaps", "uk-carbon-intensity")
+
+
+def _live(text: str) -> str:
+    """The live service; every spelling of "off" is "off"."""
+    return "off" if text.strip().lower() in OFF else _live_choice(text)
+
+
+def _region_code(text: str) -> str | None:
+    """A region code the shipped tables know (checked here so a typo stops the run at start-up); None when empty."""
     code = text.strip()
     if code:
         from pytest_carbon.intensity.regions import RegionError, find_row
@@ -129,7 +153,7 @@ def _region_code(text: str) -> str:
             find_row(code)
         except RegionError as err:
             raise ValueError(str(err).removeprefix("pytest-carbon: ")) from None
-    return code
+    return code or None
 
 
 def _pue(text: str) -> float | None:
@@ -210,7 +234,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "carbon_region",
         _region_code,
-        "",
+        None,
         "where the tests ran, for the grid's carbon intensity: a country (FR), a grid zone "
         "(US-CAL-CISO, zone:DE) or a cloud region (aws:eu-west-1)",
         "CODE",
@@ -233,31 +257,33 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "carbon_sys_root",
         _text,
-        "",
+        None,
         "root of the file system where the firmware (DMI) files are read (empty: /)",
         "PATH",
     ),
     Option(
         "carbon_live",
-        _choice("off", "electricitymaps", "uk-carbon-intensity"),
+        _live,
         "off",
         "live grid intensity: off, electricitymaps (token in ELECTRICITYMAPS_API_TOKEN) or uk-carbon-intensity",
         "SERVICE",
     ),
-    Option("carbon_live_url", _text, "", "base URL of the live service, for a proxy (empty: the service's own)", "URL"),
-    Option("carbon_uk_postcode", _text, "", "UK postcode district for the regional UK figure, e.g. RG10", "POSTCODE"),
+    Option(
+        "carbon_live_url", _text, None, "base URL of the live service, for a proxy (empty: the service's own)", "URL"
+    ),
+    Option("carbon_uk_postcode", _text, None, "UK postcode district for the regional UK figure, e.g. RG10", "POSTCODE"),
     Option("carbon_live_cache_s", _non_negative_int, 1800, "seconds a live figure is reused (0: no cache)", "SECONDS"),
     Option(
         "carbon_cache_dir",
         _text,
-        "",
+        None,
         "folder for cached live figures (empty: pytest-carbon in the user's cache folder)",
         "PATH",
     ),
     Option(
         "carbon_rapl_root",
         _text,
-        "",
+        None,
         "folder of the powercap tree with the RAPL counters (empty: /sys/class/powercap)",
         "PATH",
     ),
@@ -316,7 +342,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "carbon_compare",
         _text,
-        "",
+        None,
         "baseline to compare this run with: a previous JSON report (PATH), the last comparable stored run "
         "(last) or the median of the last comparable stored runs (history)",
         "PATH|last|history",
@@ -346,7 +372,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "carbon_compare_branch",
         _text,
-        "",
+        None,
         "branch whose stored runs make the baseline (empty: this run's branch), e.g. the pull request's base",
         "NAME",
     ),
@@ -402,8 +428,10 @@ OPTIONS: tuple[Option, ...] = (
         "(empty: .carbon/history.sqlite under the root folder; off: no history)",
         "URL",
     ),
-    Option("carbon_project", _text, "", "project name in the history (empty: pyproject's name or the folder)", "NAME"),
-    Option("carbon_organisation", _text, "", "organisation the runs belong to in the history", "NAME"),
+    Option(
+        "carbon_project", _text, None, "project name in the history (empty: pyproject's name or the folder)", "NAME"
+    ),
+    Option("carbon_organisation", _text, None, "organisation the runs belong to in the history", "NAME"),
     Option("carbon_html", _output_path, None, "write an HTML page of the run (self-contained)", "PATH"),
     Option(
         "carbon_period",
@@ -453,9 +481,31 @@ def resolve(
     try:
         return Resolved(option.parse(raw), origin)
     except ValueError as err:
+        from pytest_carbon.errors import ConfigError
+
         where = {
             "command line": f"{option.flag}={raw}",
             "ini": f"{option.name} = {raw} (ini file)",
             "environment": f"{option.env}={raw}",
         }[origin]
         raise ConfigError(f"pytest-carbon: {where}: {err}") from None
+
+
+def resolve_settings(
+    cli_value: Callable[[str], Any],
+    ini_value: Callable[[str], str | None],
+    environ: Mapping[str, str],
+) -> Settings:
+    """Every option resolved into one ``Settings``; raise ConfigError on the first value that cannot be used.
+
+    ``cli_value`` and ``ini_value`` give an option's raw value by its name (None: not given there).
+    """
+    from pytest_carbon.settings import Settings
+
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for option in OPTIONS:
+        resolved = resolve(option, cli_value(option.name), ini_value(option.name), environ)
+        values[option.name.removeprefix("carbon_")] = resolved.value
+        origins[option.name] = resolved.origin
+    return Settings(**values, origins=origins)

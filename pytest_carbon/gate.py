@@ -30,7 +30,7 @@ from pytest_carbon.budget import (
     how_obtained,
     marker_budget,
 )
-from pytest_carbon.plugin import any_marked
+from pytest_carbon.marks import any_marked
 from pytest_carbon.units import Quantity, QuantityError
 
 if TYPE_CHECKING:
@@ -55,18 +55,18 @@ class CarbonGate:
     def __init__(self, config: pytest.Config, session: CarbonSession) -> None:
         self.config = config
         self.carbon = session
-        options = session.options
-        self.mode: Mode = "warn" if options.get("carbon_budget_mode") == "warn" else "fail"
-        self.session_budget = self._budget(options.get("carbon_budget"), "--carbon-budget")
-        self.default_budget = self._budget(options.get("carbon_test_budget"), "carbon_test_budget")
-        self.baseline_path: str = options.get("carbon_compare") or ""
+        settings = session.settings
+        self.mode: Mode = settings.budget_mode
+        self.session_budget = self._budget(settings.budget, "--carbon-budget")
+        self.default_budget = self._budget(settings.test_budget, "carbon_test_budget")
+        self.baseline_path: str = settings.compare or ""
         self.compare_mode = self.baseline_path
         #: the newest baseline run used (for the closing line), and the stored runs to choose from
         self.baseline: dict[str, Any] | None = None
         self.candidates: list[dict[str, Any]] = []
         self.excluded: list[str] = []
-        self.metric: Metric = options.get("carbon_compare_metric") or "reference"
-        self.alpha = float(options.get("carbon_compare_alpha") or 0.05)
+        self.metric: Metric = settings.compare_metric
+        self.alpha = settings.compare_alpha
         self.budgets: dict[str, Budget] = {}
         self.result: BudgetResult | None = None
         self.comparison: Comparison | None = None
@@ -82,7 +82,7 @@ class CarbonGate:
         if worker:
             self._wire = getattr(config, "workerinput", {}).get("carbon_gate")
         elif self.compare_mode in ("last", "history"):
-            runs = 1 if self.compare_mode == "last" else int(options.get("carbon_compare_runs") or 5)
+            runs = 1 if self.compare_mode == "last" else settings.compare_runs
             self.candidates = self._stored_runs(max(4 * runs, 10))
         elif self.compare_mode:
             from pytest_carbon.model import load_report
@@ -100,16 +100,16 @@ class CarbonGate:
         from pytest_carbon.runinfo import git_facts, project_name
         from pytest_carbon.store import NoHistory, StoreError, open_store
 
-        options = self.carbon.options
+        settings = self.carbon.settings
         mode = self.compare_mode
-        if str(options.get("carbon_store") or "").strip().lower() in ("off", "none", "false", "0", "no"):
+        if settings.store is None:
             self.errors.append(f"--carbon-compare={mode} needs the history store, which is off: no comparison")
             return []
         root = Path(str(self.config.rootpath))
-        project = project_name(root, options.get("carbon_project") or None)
-        branch = options.get("carbon_compare_branch") or git_facts(root, os.environ)["branch"]
+        project = project_name(root, settings.project)
+        branch = settings.compare_branch or git_facts(root, os.environ)["branch"]
         try:
-            store = open_store(options.get("carbon_store") or None, root, read_only=True)
+            store = open_store(settings.store or None, root, read_only=True)
             try:
                 found = store.recent_reports(project, branch, limit)
             finally:
@@ -133,7 +133,7 @@ class CarbonGate:
             return list(self.candidates)
         from pytest_carbon.compare import comparable
 
-        wanted = 1 if self.compare_mode == "last" else int(self.carbon.options.get("carbon_compare_runs") or 5)
+        wanted = 1 if self.compare_mode == "last" else self.carbon.settings.compare_runs
         chosen: list[dict[str, Any]] = []
         excluded: dict[str, int] = {}
         for report in self.candidates:  # newest first
@@ -181,14 +181,13 @@ class CarbonGate:
         return self._wire
 
     def _threshold(self) -> float:
-        threshold = self.carbon.options.get("carbon_compare_fail")
-        return 0.15 if threshold is None else float(threshold)  # compare.DEFAULT_THRESHOLD, not imported here
+        threshold = self.carbon.settings.compare_fail
+        return 0.15 if threshold is None else threshold  # compare.DEFAULT_THRESHOLD, not imported here
 
     def _make_confirmer(self, session: pytest.Session) -> None:
         """Register the confirmations where this process runs tests and something can need them."""
-        options = self.carbon.options
-        times = options.get("carbon_confirm")
-        times = 3 if times is None else int(times)
+        settings = self.carbon.settings
+        times = settings.confirm
         if times <= 0 or self.carbon.role == "controller" or self.confirmer is not None:
             return
         baseline: Baseline | None = None
@@ -206,25 +205,18 @@ class CarbonGate:
             return
         from pytest_carbon.confirm import Confirmer
 
-        fraction = options.get("carbon_confirm_time")
         self.confirmer = Confirmer(
             self.carbon,
             times=times,
-            time_fraction=0.1 if fraction is None else float(fraction),
+            time_fraction=settings.confirm_time,
             baseline=baseline,
             threshold=self._threshold(),
         )
         self.config.pluginmanager.register(self.confirmer, "carbon-confirm")
 
-    def _budget(self, value: Any, origin: str) -> Budget | None:
-        if value is None:
-            return None
-        if isinstance(value, Quantity):
-            return Budget(value, origin)
-        try:
-            return budget_from(str(value), origin)
-        except QuantityError as err:
-            raise pytest.UsageError(f"pytest-carbon: {err}") from None
+    @staticmethod
+    def _budget(value: Quantity | None, origin: str) -> Budget | None:
+        return None if value is None else Budget(value, origin)
 
     # ------------------------------------------------------------------ per test
 
@@ -293,7 +285,7 @@ class CarbonGate:
             self.comparison = compare(
                 bases,
                 report,
-                threshold=self.carbon.options.get("carbon_compare_fail"),
+                threshold=self.carbon.settings.compare_fail,
                 metric=self.metric,
                 alpha=self.alpha,
                 confirmations=(report.get("session") or {}).get("confirmations"),
@@ -312,15 +304,15 @@ class CarbonGate:
     def _write_artefacts(self, report: dict[str, Any]) -> None:
         from pytest_carbon.reports import job_summary_path, what, write
 
-        options = self.carbon.options
-        top = int(options.get("carbon_top", 10))
-        summary = job_summary_path(options.get("carbon_github_summary", True))
+        settings = self.carbon.settings
+        top = settings.top
+        summary = job_summary_path(settings.github_summary)
         # in this order; each renderer is imported only when its artefact is asked for
         jobs: list[tuple[str, str | None]] = [
-            ("junit", options.get("carbon_junit")),
-            ("markdown", options.get("carbon_markdown")),
-            ("csv", options.get("carbon_csv")),
-            ("csv_tests", options.get("carbon_csv_tests")),
+            ("junit", settings.junit),
+            ("markdown", settings.markdown),
+            ("csv", settings.csv),
+            ("csv_tests", settings.csv_tests),
             ("job_summary", summary),
         ]
         for name, path in jobs:
@@ -344,7 +336,7 @@ class CarbonGate:
             terminalreporter.write_line(printable(line), **markup)
 
         if self.comparison is not None:
-            for line in self.comparison.lines(top=int(self.carbon.options.get("carbon_top", 10))):
+            for line in self.comparison.lines(top=self.carbon.settings.top):
                 write(line)
         for path in self.written:
             if path != os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -356,7 +348,7 @@ class CarbonGate:
                 write(line)
             from pytest_carbon.reports import job_summary_path
 
-            summary = job_summary_path(self.carbon.options.get("carbon_github_summary", True))
+            summary = job_summary_path(self.carbon.settings.github_summary)
             if os.environ.get("GITHUB_ACTIONS") == "true" or summary is not None:
                 for line in self.annotations():
                     write(line)

@@ -8,19 +8,22 @@ how to store it later.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_carbon.settings import Settings
 
 
 class CarbonHistory:
     """Records the final report in the history and writes ``--carbon-html``."""
 
-    def __init__(self, config: pytest.Config, options: Mapping[str, Any]) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
-        self.options = dict(options)
+        self.settings = settings
         self.root = Path(str(config.rootpath))
         self.stored_in: str | None = None
         self.not_stored: str | None = None
@@ -32,14 +35,12 @@ class CarbonHistory:
 
     def _check_location(self, url: str) -> None:
         """Refuse before the first test a history that cannot be kept where asked (not its content)."""
-        from pytest_carbon.session import SESSION_KEY
         from pytest_carbon.store import StoreError, check_location, describe_url
 
         try:
             check_location(url, self.root)
         except StoreError as err:
-            session = self.config.stash.get(SESSION_KEY, None)
-            origin = session.origins.get("carbon_store") if session is not None else None
+            origin = self.settings.origin("carbon_store")
             shown = describe_url(url, self.root)  # never a password
             where = {"ini": f"carbon_store = {shown} (ini file)", "environment": f"PYTEST_CARBON_STORE={shown}"}.get(
                 str(origin), f"--carbon-store={shown}"
@@ -59,20 +60,19 @@ class CarbonHistory:
     @property
     def store_url(self) -> str | None:
         """The history URL, or None when the store is turned off ("off")."""
-        url = str(self.options.get("carbon_store") or "").strip()
-        return None if url.lower() in ("off", "none", "false", "0", "no") else url
+        return self.settings.store
 
     @pytest.hookimpl(trylast=True)
     def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
         """Write the HTML page and record the run, once every other plugin has added to the report."""
         if hasattr(config, "workerinput"):
             return
-        html_path = self.options.get("carbon_html")
+        html_path = self.settings.html
         if html_path:
             from pytest_carbon.reports import write
 
             try:
-                write("html", report, html_path, top=max(int(self.options.get("carbon_top") or 10), 20))
+                write("html", report, html_path, top=max(self.settings.top, 20))
                 self.html_written = str(html_path)
             except OSError as err:
                 self.html_error = f"could not write the HTML page to {html_path}: {err.strerror or err}"
@@ -84,8 +84,8 @@ class CarbonHistory:
             report,
             url,
             self.root,
-            project=self.options.get("carbon_project") or None,
-            organisation=self.options.get("carbon_organisation") or None,
+            project=self.settings.project,
+            organisation=self.settings.organisation,
         )
 
     @pytest.hookimpl(wrapper=True)

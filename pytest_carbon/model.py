@@ -21,6 +21,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from pytest_carbon.errors import ReportError as ReportError  # the class of every error of a report, re-exported
+
 if TYPE_CHECKING:  # typing.NotRequired is Python 3.11+; the annotations are never evaluated at run time
     from typing_extensions import NotRequired
 
@@ -344,10 +346,6 @@ class Report(TypedDict):
     comparison: NotRequired[Comparison]
 
 
-class ReportError(ValueError):
-    """A dict that is not a report the store can keep; the message names the missing key."""
-
-
 # ---------------------------------------------------------------------------------------- numbers
 
 
@@ -432,7 +430,7 @@ def check_figures(report: Mapping[str, Any], label: str) -> None:
     while stack:
         value, path, figures = stack.pop()
         if len(path) >= MAX_DEPTH:
-            raise ValueError(
+            raise ReportError(
                 f"{label} is nested more than {MAX_DEPTH} levels deep (under {path[0]!r}), "
                 "too deep to be a pytest-carbon report"
             )
@@ -496,7 +494,7 @@ def _refuse(report: Mapping[str, Any], label: str, path: tuple[Any, ...], value:
         what = "a finite number"
     else:
         shown, what = repr(value), f"a number of {minimum:g} or more"
-    raise ValueError(f"{label}: {_where(path)}{test} is {shown}; a report holds {what} there")
+    raise ReportError(f"{label}: {_where(path)}{test} is {shown}; a report holds {what} there")
 
 
 def check_report(report: Any, label: str, *, finite: bool = False, tests: bool = True) -> None:
@@ -508,24 +506,24 @@ def check_report(report: Any, label: str, *, finite: bool = False, tests: bool =
     ``tests=False`` checks only that the tests are a list (for a report this process just built).
     """
     if not isinstance(report, Mapping):
-        raise ValueError(f"{label} is not a report (expected a JSON object)")
+        raise ReportError(f"{label} is not a report (expected a JSON object)")
     session = report.get("session")
     if not isinstance(session, Mapping) or not all(
         is_number(session.get(k), finite=finite) for k in ("energy_j", "co2_g")
     ):
-        raise ValueError(
+        raise ReportError(
             f"{label} has no session figures (session.energy_j, session.co2_g): is it a full pytest-carbon report?"
         )
     entries = report.get("tests")
     if not isinstance(entries, list):
-        raise ValueError(f"{label} has no list of tests")
+        raise ReportError(f"{label} has no list of tests")
     if not tests:
         return
     for index, test in enumerate(entries):
         if not isinstance(test, Mapping) or not isinstance(test.get("nodeid"), str):
-            raise ValueError(f"{label}: tests[{index}] has no nodeid")
+            raise ReportError(f"{label}: tests[{index}] has no nodeid")
         if not all(is_number(test.get(k), finite=finite) for k in ("energy_j", "co2_g")):
-            raise ValueError(f"{label}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
+            raise ReportError(f"{label}: tests[{index}] ({test['nodeid']}) has no energy_j or co2_g figure")
 
 
 def check_storable(report: Any, *, tests: bool = True) -> None:
@@ -558,24 +556,24 @@ def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as err:
-        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+        raise ReportError(f"cannot read {path}: {err.strerror or err}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise ReportError(
             f"{path} is not UTF-8 text (byte {err.start}: {data[err.start : err.start + 1]!r}); "
             "a JSON report is written in UTF-8"
         ) from None
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not JSON: {err}") from None
+        raise ReportError(f"{path} is not JSON: {err}") from None
     except RecursionError:
-        raise ValueError(f"{path} is nested too deeply to be a pytest-carbon report") from None
+        raise ReportError(f"{path} is nested too deeply to be a pytest-carbon report") from None
     if not isinstance(loaded, dict) or "schema_version" not in loaded:
-        raise ValueError(f"{path} is not a pytest-carbon report (no schema_version)")
+        raise ReportError(f"{path} is not a pytest-carbon report (no schema_version)")
     if loaded["schema_version"] != SCHEMA_VERSION:
-        raise ValueError(
+        raise ReportError(
             f"{path} has report schema version {loaded['schema_version']!r}; "
             f"this pytest-carbon reads version {SCHEMA_VERSION}"
         )

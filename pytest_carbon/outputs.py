@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from pytest_carbon.errors import OutputError as OutputError
+
 #: the name that means standard output, for every artefact option and command
 STDOUT = "-"
 #: where the mounted filesystems are listed (Linux); absent elsewhere, and then not checked
@@ -59,10 +61,6 @@ PSEUDO_FILESYSTEMS = frozenset(
 )
 #: longest file name most filesystems take, where pathconf cannot tell
 NAME_MAX = 255
-
-
-class OutputError(ValueError):
-    """A path where no file can be written; the message says why and what to write instead."""
 
 
 def _unescape_mount(text: str) -> str:

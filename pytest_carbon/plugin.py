@@ -7,16 +7,17 @@ no probe, no heavy import.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_carbon.config import ENABLE, OPTIONS, ConfigError, resolve
+from pytest_carbon import config as carbon_config
+from pytest_carbon.config import ENABLE, OPTIONS, resolve, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_carbon.gate import CarbonGate
     from pytest_carbon.session import CarbonSession
+    from pytest_carbon.settings import Settings
 
 
 @pytest.fixture
@@ -70,19 +71,16 @@ def _ini(config: pytest.Config, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def resolve_options(config: pytest.Config) -> tuple[bool, dict[str, Any], dict[str, str]]:
-    """Resolve the switch and every option; raise ConfigError on the first bad value."""
+def resolve_options(config: pytest.Config) -> Settings | None:
+    """The settings, or None when ``--carbon`` is off; raise ConfigError on the first bad value.
+
+    An xdist worker resolves them the same way: it runs with the controller's command line, ini
+    file and environment.
+    """
     environ = os.environ
-    enabled = resolve(ENABLE, config.getoption("carbon"), _ini(config, "carbon"), environ)
-    values: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    if not enabled.value:
-        return False, values, origins
-    for option in OPTIONS:
-        resolved = resolve(option, config.getoption(option.name), _ini(config, option.name), environ)
-        values[option.name] = resolved.value
-        origins[option.name] = resolved.origin
-    return True, values, origins
+    if not resolve(ENABLE, config.getoption("carbon"), _ini(config, "carbon"), environ).value:
+        return None
+    return resolve_settings(config.getoption, lambda name: _ini(config, name), environ)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,57 +93,32 @@ def pytest_configure(config: pytest.Config) -> None:
         "carbon_no_repeat: never run this test again to confirm a regression or a budget verdict",
     )
     try:
-        enabled, values, origins = resolve_options(config)
-    except ConfigError as err:
+        settings = resolve_options(config)
+    except carbon_config.ConfigError as err:  # looked up only when something is raised: errors.py is loaded lazily
         raise pytest.UsageError(str(err)) from None
-    if not enabled:
+    if settings is None:
         return
     from pytest_carbon.session import SESSION_KEY, CarbonSession
 
-    session = CarbonSession(config, values, origins)
+    session = CarbonSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "carbon-session")
     config.pluginmanager.register(GateOnDemand(config, session), "carbon-gate")
     from pytest_carbon.history import CarbonHistory
 
-    config.pluginmanager.register(CarbonHistory(config, values), "carbon-history")
+    config.pluginmanager.register(CarbonHistory(config, settings), "carbon-history")
 
 
-#: options that need the gate from the start: budgets, the baseline (checked at start-up) and artefacts
-GATE_OPTIONS = (
-    "carbon_budget",
-    "carbon_test_budget",
-    "carbon_compare",
-    "carbon_junit",
-    "carbon_markdown",
-    "carbon_csv",
-    "carbon_csv_tests",
-)
+def _needs_gate(settings: Settings) -> bool:
+    """True when an option needs the gate from the start: a budget, the baseline (checked at start-up), an artefact."""
+    wanted = (settings.budget, settings.test_budget, settings.compare, settings.junit, settings.markdown)
+    return any(value is not None for value in (*wanted, settings.csv, settings.csv_tests))
 
 
-def any_marked(items: Iterable[pytest.Item], name: str) -> bool:
-    """True when some item carries marker ``name``, itself or through a parent (class, module...).
-
-    What ``item.get_closest_marker(name) is not None`` tells for one item, for all of them at a
-    fraction of the cost: a marker lives in the ``own_markers`` of the item or of one of its
-    parents, and each parent, shared by many items, is looked at once.
-    """
-    seen: set[int] = set()
-    for item in items:
-        node: Any = item
-        while node is not None and id(node) not in seen:
-            seen.add(id(node))
-            for mark in node.own_markers:
-                if mark.name == name:
-                    return True
-            node = node.parent
-    return False
-
-
-def _github_summary_wanted(options: dict[str, Any]) -> bool:
+def _github_summary_wanted(settings: Settings) -> bool:
     from pytest_carbon.reports import job_summary_path
 
-    return job_summary_path(options.get("carbon_github_summary", True)) is not None
+    return job_summary_path(settings.github_summary) is not None
 
 
 class GateOnDemand:
@@ -163,8 +136,7 @@ class GateOnDemand:
         self.carbon = session
         self.gate: CarbonGate | None = None
         self.pytest_session: pytest.Session | None = None
-        options = session.options
-        if any(options.get(name) not in (None, "") for name in GATE_OPTIONS) or _github_summary_wanted(options):
+        if _needs_gate(session.settings) or _github_summary_wanted(session.settings):
             self._make()
 
     def _make(self) -> CarbonGate:
@@ -184,6 +156,8 @@ class GateOnDemand:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from pytest_carbon.marks import any_marked
+
         if self.gate is None and any_marked(session.items, "carbon_budget"):
             self._make()
         if self.gate is not None:
@@ -191,12 +165,12 @@ class GateOnDemand:
 
     def worker_input(self, workers: int) -> dict[str, Any] | None:
         """What the xdist workers need to screen their tests (None when nothing is compared)."""
-        if self.gate is None and not self.carbon.options.get("carbon_compare"):
+        if self.gate is None and self.carbon.settings.compare is None:
             return None
         return self._make().worker_input(workers)
 
     def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
-        if self.gate is None and _github_summary_wanted(self.carbon.options):
+        if self.gate is None and _github_summary_wanted(self.carbon.settings):
             self._make()
         if self.gate is not None:
             self.gate.pytest_carbon_report(config, report)

@@ -12,15 +12,18 @@ import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_carbon.probes.base import Probe, ProbeError
 from pytest_carbon.probes.select import Selection, select_probes
 
+if TYPE_CHECKING:
+    from pytest_carbon.settings import Settings
 
-def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
+
+def select(config: pytest.Config, settings: Settings) -> Selection:
     """Probes from the ``pytest_carbon_probes`` hook if one answers, else the plugin's choice."""
     supplied = config.hook.pytest_carbon_probes(config=config)
     if supplied is not None:
@@ -34,12 +37,10 @@ def select(config: pytest.Config, options: Mapping[str, Any]) -> Selection:
                 continue
             started.append(probe)
         return Selection(started, problems)
-    return select_probes(options["carbon_probe"], options, os.environ)
+    return select_probes(settings.probe, os.environ, rapl_root=settings.rapl_root, rapl_psys=settings.rapl_psys)
 
 
-def resolve_region(
-    options: Mapping[str, Any], origins: Mapping[str, str], given: Mapping[str, Any] | None = None
-) -> Any:
+def resolve_region(settings: Settings, given: Mapping[str, Any] | None = None) -> Any:
     """The region and its intensity; its ``note`` says what went wrong (e.g. a live service).
 
     ``given`` is a region already resolved elsewhere (an xdist worker gets the controller's).
@@ -50,13 +51,27 @@ def resolve_region(
         return Region(**given)
     from pytest_carbon.intensity.resolve import resolve_region as resolve
 
-    values = dict(options)
-    values["carbon_region_origin"] = origins.get("carbon_region", "default")
-    region = resolve(values, os.environ)
-    if values.get("carbon_live", "off") not in ("off", "", None):
+    region = resolve(
+        os.environ,
+        code=settings.region,
+        origin=settings.origin("carbon_region"),
+        pue=settings.pue,
+        cloud_detect=settings.cloud_detect,
+        sys_root=settings.sys_root,
+        metadata=settings.cloud_metadata,
+    )
+    if settings.live != "off":
         from pytest_carbon.intensity.live import apply_live  # network code: only when live data is on
 
-        region = apply_live(region, values, os.environ)
+        region = apply_live(
+            region,
+            os.environ,
+            service=settings.live,
+            url=settings.live_url,
+            uk_postcode=settings.uk_postcode,
+            cache_s=settings.live_cache_s,
+            cache_dir=settings.cache_dir,
+        )
     return region
 
 

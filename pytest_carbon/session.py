@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_carbon.config import ConfigError
+from pytest_carbon.errors import ConfigError
 from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
 
 if TYPE_CHECKING:
     from pytest_carbon.report import RunFacts, WorkerFacts
+    from pytest_carbon.settings import Settings
 
 SESSION_KEY = pytest.StashKey["CarbonSession"]()
-#: the artefact options that may name standard output ("-")
-STDOUT_OPTIONS = ("carbon_json", "carbon_junit", "carbon_markdown", "carbon_csv", "carbon_csv_tests", "carbon_html")
 INDEX_KEY = pytest.StashKey[int]()
 #: the JUnit properties last added to an item, and the test's energy and CO2e at that point
 JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
@@ -123,10 +122,9 @@ def failure_detail(report: pytest.TestReport) -> dict[str, str]:
 class CarbonSession:
     """Follows the tests of one pytest process and reports their energy."""
 
-    def __init__(self, config: pytest.Config, options: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
-        self.options = dict(options)
-        self.origins = dict(origins)
+        self.settings = settings
         self.tests = TestRecords()
         self.meter: Meter | None = None
         self.problems: list[str] = []
@@ -206,12 +204,10 @@ class CarbonSession:
             self.role = "controller"
             self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
         try:
-            self.region = resolve_region(
-                self.options, self.origins, getattr(self.config, "workerinput", {}).get("carbon_region")
-            )
+            self.region = resolve_region(self.settings, getattr(self.config, "workerinput", {}).get("carbon_region"))
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
-        selection = select(self.config, self.options)
+        selection = select(self.config, self.settings)
         self.problems += selection.problems
         self.probe_descriptions = [self._describe(p) for p in selection.probes]
         processes = 1
@@ -219,8 +215,8 @@ class CarbonSession:
             processes = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
         self.meter = Meter(
             selection.probes,
-            period_s=self.options["carbon_period"],
-            scope=self.options["carbon_scope"],
+            period_s=self.settings.period,
+            scope=self.settings.scope,
             processes=processes,
             on_probe_error=self._replace_failed_probe,
         )
@@ -231,7 +227,7 @@ class CarbonSession:
         assert self.meter is not None
         covered = {c for p in self.meter.probes for c in p.components}
         lost = tuple(c for c in probe.components if c in ("cpu", "ram") and c not in covered)
-        if not lost or self.options["carbon_probe"] == "none":
+        if not lost or self.settings.probe == "none":
             return []
         try:
             from pytest_carbon.probes.model import ModelProbe
@@ -398,7 +394,7 @@ class CarbonSession:
             if when == "teardown":  # it may carry a piece of its worker's timeline, and the test's blocks
                 piece = attrs.get("carbon_timeline")
                 if piece is not None:
-                    timeline.add(piece, self.options["carbon_scope"])
+                    timeline.add(piece, self.settings.scope)
                 blocks = attrs.get("carbon_blocks")
                 if blocks:
                     self._received_blocks(report, blocks)
@@ -450,7 +446,7 @@ class CarbonSession:
         if controller:
             piece = getattr(report, "carbon_timeline", None)
             if piece is not None:
-                self.timeline_of(node).add(piece, self.options["carbon_scope"])
+                self.timeline_of(node).add(piece, self.settings.scope)
         outcomes = self.tests.outcomes
         if str(report.outcome) == "rerun":  # pytest-rerunfailures runs the test again: the last attempt decides
             attempts = self.tests.attempts
@@ -651,7 +647,7 @@ class CarbonSession:
         self.probe_descriptions = self.report["machine"]["probes"]  # with their errors and bands
         self.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
         self._gate_facts(self.report)
-        if any(self.options.get(name) == "-" for name in STDOUT_OPTIONS):
+        if "-" in self.settings.artefacts:  # an artefact written to standard output
             self._end_terminal_line()
         self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
         self._save_report(self.report)
@@ -671,14 +667,14 @@ class CarbonSession:
             run_id=uuid.uuid4().hex,
             started_at=self.started_at,
             finished_at=self.finished_at,
-            project=project_name(root, self.options.get("carbon_project") or None),
+            project=project_name(root, self.settings.project),
             git=git_facts(root, os.environ),
             ci=ci_facts(os.environ),
             machine=machine_facts([]),
-            scope=self.options["carbon_scope"],
+            scope=self.settings.scope,
             complete=complete,
             exit_status=exit_status,
-            advice_providers=self.options.get("carbon_advice_providers"),
+            advice_providers=self.settings.advice_providers,
         )
 
     def _worker_facts(self) -> WorkerFacts | None:
@@ -718,7 +714,7 @@ class CarbonSession:
         from pytest_carbon.outputs import STDOUT
         from pytest_carbon.reports import write
 
-        path = self.options.get("carbon_json")
+        path = self.settings.json
         failure = None
         if path:
             try:
@@ -776,12 +772,12 @@ class CarbonSession:
         lines = summary_lines(
             self.report,
             verbosity=verbosity,
-            top=self.options["carbon_top"],
-            sort=self.options.get("carbon_sort") or "dynamic",
-            group_by=self.options.get("carbon_group_by") or "",
+            top=self.settings.top,
+            sort=self.settings.sort,
+            group_by=self.settings.group_by,
         )
         lines += [f"error: {e}" for e in self._errors]
-        json_written = self.report_saved_at is not None and self.report_saved_at == self.options.get("carbon_json")
+        json_written = self.report_saved_at is not None and self.report_saved_at == self.settings.json
         if verbosity < 0:
             for line in lines:
                 terminalreporter.write_line(line)

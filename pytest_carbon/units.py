@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from pytest_carbon.config import ConfigError
+from pytest_carbon.errors import QuantityError as QuantityError
 
 Kind = Literal["energy", "co2"]
 
@@ -79,10 +79,6 @@ def _quantity_re() -> re.Pattern[str]:
 @functools.cache
 def _percent_re() -> re.Pattern[str]:
     return re.compile(rf"^\s*{_NUMBER}\s*(?P<pct>%?)\s*$")
-
-
-class QuantityError(ConfigError):
-    """A quantity or percentage that cannot be read; the message shows what to write instead."""
 
 
 class Quantity(NamedTuple):

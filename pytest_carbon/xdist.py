@@ -168,7 +168,7 @@ class XdistController:
             self.session.worker_outputs[worker] = carbon
             piece = carbon.pop("timeline", None)
             if piece is not None:
-                timeline.add(piece, self.session.options["carbon_scope"])
+                timeline.add(piece, self.session.settings.scope)
                 timeline.complete = True
         if error is not None:
             self.session.dead_workers[worker] = str(error).strip() or "crashed"

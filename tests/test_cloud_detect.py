@@ -81,7 +81,7 @@ def silent_url() -> Iterator[str]:
 
 
 def options(root: Path, url: str = "http://127.0.0.1:9", **extra: Any) -> dict[str, Any]:
-    return {"carbon_region": "", "carbon_sys_root": str(root), "carbon_metadata_url": url, **extra}
+    return {"sys_root": str(root), "metadata_url": url, **extra}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_no_firmware_files_means_no_dmi(tmp_path: Path) -> None:
 
 
 def test_physical_machine_is_unknown_without_any_request(tmp_path: Path, metadata_url: str) -> None:
-    region = resolve_region(options(dmi_tree(tmp_path, PHYSICAL), metadata_url), {})
+    region = resolve_region({}, **options(dmi_tree(tmp_path, PHYSICAL), metadata_url))
     assert not region.known and region.source == "unknown"
     assert region.intensity_g_per_kwh == 458.29 and region.table == "world" and region.code is None
     assert "--carbon-region=CODE" in (region.note or "")
@@ -108,26 +108,26 @@ def test_physical_machine_is_unknown_without_any_request(tmp_path: Path, metadat
 
 
 def test_region_variable_in_a_container_without_firmware(tmp_path: Path) -> None:
-    region = resolve_region(options(tmp_path), {"AWS_REGION": "eu-west-1"})
+    region = resolve_region({"AWS_REGION": "eu-west-1"}, **options(tmp_path))
     assert region.code == "aws:eu-west-1"
     assert region.source == "cloud:aws env AWS_REGION"
     assert region.pue == 1.14
 
 
 def test_azure_region_name_variable(tmp_path: Path) -> None:
-    region = resolve_region(options(dmi_tree(tmp_path, AZURE)), {"REGION_NAME": "West Europe"})
+    region = resolve_region({"REGION_NAME": "West Europe"}, **options(dmi_tree(tmp_path, AZURE)))
     assert region.code == "azure:westeurope" and region.source == "cloud:azure env REGION_NAME"
 
 
 def test_region_variable_on_a_laptop_is_not_believed(tmp_path: Path) -> None:
-    region = resolve_region(options(dmi_tree(tmp_path, PHYSICAL)), {"AWS_REGION": "us-east-1"})
+    region = resolve_region({"AWS_REGION": "us-east-1"}, **options(dmi_tree(tmp_path, PHYSICAL)))
     assert not region.known
     assert "AWS_REGION=us-east-1 was ignored" in (region.note or "")
 
 
 def test_explicit_region_wins_over_detection(tmp_path: Path) -> None:
-    opts = options(tmp_path, carbon_region="SE-SE3", carbon_region_origin="command line")
-    region = resolve_region(opts, {"AWS_REGION": "eu-west-1"})
+    opts = options(tmp_path, code="SE-SE3", origin="command line")
+    region = resolve_region({"AWS_REGION": "eu-west-1"}, **opts)
     assert region.code == "SE-SE3" and region.source == "command line"
 
 
@@ -138,27 +138,27 @@ def test_explicit_region_wins_over_detection(tmp_path: Path) -> None:
 def test_metadata_service_names_the_region(
     tmp_path: Path, metadata_url: str, values: dict[str, str], code: str, pue: float
 ) -> None:
-    region = resolve_region(options(dmi_tree(tmp_path, values), metadata_url), {})
+    region = resolve_region({}, **options(dmi_tree(tmp_path, values), metadata_url))
     assert region.code == code
     assert region.source == f"cloud:{code.split(':')[0]} metadata"
     assert region.pue == pue and region.known
 
 
 def test_metadata_can_be_turned_off(tmp_path: Path, metadata_url: str) -> None:
-    region = resolve_region(options(dmi_tree(tmp_path, GCP), metadata_url, carbon_cloud_metadata=False), {})
+    region = resolve_region({}, **options(dmi_tree(tmp_path, GCP), metadata_url, metadata=False))
     assert not region.known and Metadata.hits == []
     assert "turned off" in (region.note or "")
     assert region.pue == 1.10  # the provider is known even if the region is not
 
 
 def test_detection_can_be_turned_off(tmp_path: Path) -> None:
-    region = resolve_region(options(tmp_path, carbon_cloud_detect=False), {"AWS_REGION": "eu-west-1"})
+    region = resolve_region({"AWS_REGION": "eu-west-1"}, **options(tmp_path, cloud_detect=False))
     assert not region.known
 
 
 def test_silent_metadata_service_costs_at_most_the_timeout(tmp_path: Path, silent_url: str) -> None:
     start = time.perf_counter()
-    region = resolve_region(options(dmi_tree(tmp_path, AWS), silent_url), {})
+    region = resolve_region({}, **options(dmi_tree(tmp_path, AWS), silent_url))
     elapsed_s = time.perf_counter() - start
     assert elapsed_s < 0.3 + 0.1
     assert not region.known
@@ -169,12 +169,12 @@ def test_refused_connection_falls_back(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
-    region = resolve_region(options(dmi_tree(tmp_path, AZURE), f"http://127.0.0.1:{port}"), {})
+    region = resolve_region({}, **options(dmi_tree(tmp_path, AZURE), f"http://127.0.0.1:{port}"))
     assert not region.known and "AZURE" in (region.note or "")
 
 
 def test_detected_region_missing_from_the_table(tmp_path: Path) -> None:
-    region = resolve_region(options(tmp_path), {"AWS_REGION": "xx-nowhere-9"})
+    region = resolve_region({"AWS_REGION": "xx-nowhere-9"}, **options(tmp_path))
     assert not region.known and "xx-nowhere-9" in (region.note or "")
     assert region.source == "cloud:aws env AWS_REGION"
 

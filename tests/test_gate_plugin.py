@@ -274,7 +274,7 @@ def test_late():
 CHECK_MARKS_CONFTEST = """
 import pytest
 
-from pytest_carbon.plugin import any_marked
+from pytest_carbon.marks import any_marked
 
 
 def pytest_collection_modifyitems(items):

@@ -7,6 +7,7 @@ plugin's ``--carbon-compare``) goes through one loader; each bad file is tried t
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -157,11 +158,32 @@ def test_report_top_0_lists_no_test(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "test_x" not in out and "test_y" not in out
 
 
-def test_carbon_top_0_shows_no_test(carbon_pytester: pytest.Pytester) -> None:
+def _carbon_section(stdout: str) -> str:
+    """The plugin's part of the terminal summary: from its ``= carbon =`` line to pytest's last line."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(r"^=+ carbon =+$", line))
+    return "\n".join(lines[start + 1 : -1])
+
+
+@pytest.mark.parametrize("origin", ["command line", "ini", "environment"])
+def test_carbon_top_0_shows_no_test(
+    carbon_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
     carbon_pytester.makepyfile("def test_first(): pass\n\ndef test_second(): pass\n")
-    result = carbon_pytester.runpytest("--carbon", "--carbon-top=0", "--carbon-markdown=r.md", "--carbon-store=off")
+    args = ["--carbon", "--carbon-markdown=r.md", "--carbon-store=off"]
+    control = _carbon_section(carbon_pytester.runpytest(*args, "--carbon-top=1").stdout.str())
+    assert " tests by " in control and ("test_first" in control) != ("test_second" in control)  # top 1: one listed
+    if origin == "command line":
+        args.append("--carbon-top=0")
+    elif origin == "ini":
+        carbon_pytester.makeini("[pytest]\ncarbon_top = 0\n")
+    else:
+        monkeypatch.setenv("PYTEST_CARBON_TOP", "0")
+    result = carbon_pytester.runpytest(*args)
     assert result.ret == 0
-    assert " tests by " not in result.stdout.str()
+    section = _carbon_section(result.stdout.str())
+    assert "carbon: " in section and " tests by " not in section  # the totals, no ranking
+    assert "test_first" not in section and "test_second" not in section
     markdown = (carbon_pytester.path / "r.md").read_text(encoding="utf-8")
     assert "Tests**: 2" in markdown  # the totals are there, no test is listed
     assert "test_first" not in markdown and "test_second" not in markdown and "by energy" not in markdown

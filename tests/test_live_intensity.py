@@ -108,7 +108,7 @@ def silent_url() -> Iterator[str]:
 
 
 def em(url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {"carbon_live": "electricitymaps", "carbon_live_url": url, "carbon_cache_dir": str(tmp_path), **extra}
+    return {"service": "electricitymaps", "url": url, "cache_dir": str(tmp_path), **extra}
 
 
 ENV = {"ELECTRICITYMAPS_API_TOKEN": TOKEN}
@@ -122,7 +122,7 @@ def assert_no_token(region_dict: dict[str, Any], caplog: pytest.LogCaptureFixtur
 
 def test_electricitymaps_latest(url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    region = apply_live(lookup("FR", source="command line"), em(url, tmp_path), ENV)
+    region = apply_live(lookup("FR", source="command line"), ENV, **em(url, tmp_path))
     assert region.live and region.intensity_g_per_kwh == 83.0
     assert region.year == 2026 and "Electricity Maps API" in region.intensity_source
     assert region.basis.startswith("consumption, lifecycle")
@@ -133,24 +133,24 @@ def test_electricitymaps_latest(url: str, tmp_path: Path, caplog: pytest.LogCapt
 
 def test_one_call_per_session_then_the_disk_cache(url: str, tmp_path: Path) -> None:
     base = lookup("FR")
-    first = apply_live(base, em(url, tmp_path), ENV)
-    second = apply_live(base, em(url, tmp_path), ENV)
+    first = apply_live(base, ENV, **em(url, tmp_path))
+    second = apply_live(base, ENV, **em(url, tmp_path))
     assert first == second and len(Service.hits) == 1
     forget()  # a new session in a new process
-    third = apply_live(base, em(url, tmp_path), ENV)
+    third = apply_live(base, ENV, **em(url, tmp_path))
     assert len(Service.hits) == 1 and third.live and "(cached)" in third.intensity_source
     assert TOKEN not in "".join(p.read_text() for p in tmp_path.iterdir())
 
 
 def test_cache_expires(url: str, tmp_path: Path) -> None:
-    apply_live(lookup("FR"), em(url, tmp_path), ENV)
+    apply_live(lookup("FR"), ENV, **em(url, tmp_path))
     forget()
-    apply_live(lookup("FR"), em(url, tmp_path, carbon_live_cache_s=0), ENV)
+    apply_live(lookup("FR"), ENV, **em(url, tmp_path, cache_s=0))
     assert len(Service.hits) == 2
 
 
 def test_cloud_region_asks_for_its_zone(url: str, tmp_path: Path) -> None:
-    region = apply_live(lookup("aws:eu-west-3"), em(url, tmp_path), ENV)
+    region = apply_live(lookup("aws:eu-west-3"), ENV, **em(url, tmp_path))
     assert Service.hits == ["/v3/carbon-intensity/latest?zone=FR"] and region.live
     assert region.pue == 1.14 and region.code == "aws:eu-west-3"
 
@@ -165,7 +165,7 @@ def test_failures_fall_back_with_a_note(
     caplog.set_level(logging.DEBUG)
     Service.mode = mode
     base = lookup("FR")
-    region = apply_live(base, em(url, tmp_path), ENV)
+    region = apply_live(base, ENV, **em(url, tmp_path))
     assert not region.live and region.intensity_g_per_kwh == base.intensity_g_per_kwh == 41.44
     assert words in (region.note or "") and "yearly figure" in (region.note or "")
     assert_no_token(region.to_dict(), caplog)
@@ -175,13 +175,13 @@ def test_failures_fall_back_with_a_note(
 def test_wrong_token_is_refused_without_showing_it(url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     env = {"ELECTRICITYMAPS_API_TOKEN": "wrong-token-77"}
-    region = apply_live(lookup("FR"), em(url, tmp_path), env)
+    region = apply_live(lookup("FR"), env, **em(url, tmp_path))
     assert "HTTP 401" in (region.note or "") and "wrong-token-77" not in json.dumps(region.to_dict())
     assert "wrong-token-77" not in caplog.text
 
 
 def test_missing_token(url: str, tmp_path: Path) -> None:
-    region = apply_live(lookup("FR"), em(url, tmp_path), {})
+    region = apply_live(lookup("FR"), {}, **em(url, tmp_path))
     assert not region.live and "ELECTRICITYMAPS_API_TOKEN" in (region.note or "") and Service.hits == []
 
 
@@ -190,13 +190,13 @@ def test_silent_server_costs_at_most_two_seconds(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     start = time.perf_counter()
-    region = apply_live(lookup("FR"), em(silent_url, tmp_path), ENV)
+    region = apply_live(lookup("FR"), ENV, **em(silent_url, tmp_path))
     elapsed_s = time.perf_counter() - start
     assert elapsed_s <= 2.0 + 0.25
     assert not region.live and "did not answer" in (region.note or "")
     assert_no_token(region.to_dict(), caplog)
     start = time.perf_counter()
-    again = apply_live(lookup("FR"), em(silent_url, tmp_path), ENV)
+    again = apply_live(lookup("FR"), ENV, **em(silent_url, tmp_path))
     assert time.perf_counter() - start < 0.05  # the failure is remembered: one call per session
     assert not again.live
 
@@ -204,45 +204,45 @@ def test_silent_server_costs_at_most_two_seconds(
 def test_unknown_region_is_not_sent(url: str, tmp_path: Path) -> None:
     from pytest_carbon.intensity import unknown_region
 
-    region = apply_live(unknown_region(), em(url, tmp_path), ENV)
+    region = apply_live(unknown_region(), ENV, **em(url, tmp_path))
     assert not region.live and Service.hits == [] and "unknown" in (region.note or "")
 
 
 def test_uk_national(url: str, tmp_path: Path) -> None:
-    opts = {"carbon_live": "uk-carbon-intensity", "carbon_live_url": url, "carbon_cache_dir": str(tmp_path)}
-    region = apply_live(lookup("GB"), opts, {})
+    opts = {"service": "uk-carbon-intensity", "url": url, "cache_dir": str(tmp_path)}
+    region = apply_live(lookup("GB"), {}, **opts)
     assert region.live and region.intensity_g_per_kwh == 263.0 and Service.hits == ["/intensity"]
     assert "UK Carbon Intensity API" in region.intensity_source
 
 
 def test_uk_postcode_uses_the_forecast(url: str, tmp_path: Path) -> None:
     opts = {
-        "carbon_live": "uk-carbon-intensity",
-        "carbon_live_url": url,
-        "carbon_cache_dir": str(tmp_path),
-        "carbon_uk_postcode": "rg10 9xy",
+        "service": "uk-carbon-intensity",
+        "url": url,
+        "cache_dir": str(tmp_path),
+        "uk_postcode": "rg10 9xy",
     }
-    region = apply_live(lookup("GB"), opts, {})
+    region = apply_live(lookup("GB"), {}, **opts)
     assert region.live and region.intensity_g_per_kwh == 142.0
     assert Service.hits == ["/regional/postcode/RG10"] and "South England" in region.intensity_source
 
 
 def test_uk_service_refuses_other_countries(url: str, tmp_path: Path) -> None:
-    opts = {"carbon_live": "uk-carbon-intensity", "carbon_live_url": url, "carbon_cache_dir": str(tmp_path)}
-    region = apply_live(lookup("FR"), opts, {})
+    opts = {"service": "uk-carbon-intensity", "url": url, "cache_dir": str(tmp_path)}
+    region = apply_live(lookup("FR"), {}, **opts)
     assert not region.live and "Great Britain" in (region.note or "") and Service.hits == []
 
 
 def test_uk_malformed_shape(url: str, tmp_path: Path) -> None:
     Service.mode = "shape"  # 200 with a JSON body of the wrong shape
-    opts = {"carbon_live": "uk-carbon-intensity", "carbon_live_url": url, "carbon_cache_dir": str(tmp_path)}
-    region = apply_live(lookup("GB"), opts, {})
+    opts = {"service": "uk-carbon-intensity", "url": url, "cache_dir": str(tmp_path)}
+    region = apply_live(lookup("GB"), {}, **opts)
     assert not region.live and "unexpected shape" in (region.note or "")
 
 
 def test_off_changes_nothing(tmp_path: Path) -> None:
     base = lookup("FR")
-    assert apply_live(base, {"carbon_live": "off"}, ENV) is base
+    assert apply_live(base, ENV, **{"service": "off"}) is base
 
 
 class Trickle(BaseHTTPRequestHandler):
@@ -286,14 +286,14 @@ def test_trickling_server_costs_at_most_two_seconds_and_its_figure_is_not_used(
     monkeypatch.setattr(Trickle, "where", where)
     with serve(Trickle) as base:
         start = time.perf_counter()
-        region = apply_live(lookup("FR"), em(base, tmp_path), ENV)
+        region = apply_live(lookup("FR"), ENV, **em(base, tmp_path))
         elapsed_s = time.perf_counter() - start
     assert elapsed_s <= 2.0 + 0.25
     assert not region.live and region.intensity_g_per_kwh == 41.44
     assert "did not answer within 2 s" in (region.note or "")
     assert list(tmp_path.iterdir()) == []  # nothing cached
     time.sleep(1.5)  # the abandoned request completes in the background: its figure stays unused
-    assert apply_live(lookup("FR"), em(base, tmp_path), ENV).live is False
+    assert apply_live(lookup("FR"), ENV, **em(base, tmp_path)).live is False
     assert list(tmp_path.iterdir()) == []  # nor cached once it has come
 
 
@@ -325,7 +325,7 @@ def test_redirects_are_not_followed_and_the_token_goes_nowhere_else(
     caplog.set_level(logging.DEBUG)
     Elsewhere.hits, Elsewhere.seen_tokens = [], []
     with serve(Elsewhere, host=other_host) as target, serve(redirecting(target)) as base:
-        region = apply_live(lookup("FR"), em(base, tmp_path), ENV)
+        region = apply_live(lookup("FR"), ENV, **em(base, tmp_path))
     assert Elsewhere.hits == [] and Elsewhere.seen_tokens == []
     assert not region.live and "redirect (HTTP 302)" in (region.note or "")
     assert target not in (region.note or "")  # the address it points to is not repeated
@@ -371,9 +371,9 @@ def test_an_echoed_token_is_kept_nowhere(
     caplog.set_level(logging.DEBUG)
     monkeypatch.setattr(Echo, "fields", fields)
     with serve(Echo) as base:
-        region = apply_live(lookup("FR"), em(base, tmp_path), ENV)
+        region = apply_live(lookup("FR"), ENV, **em(base, tmp_path))
         forget()
-        again = apply_live(lookup("FR"), em(base, tmp_path), ENV)  # from the cache when there is one
+        again = apply_live(lookup("FR"), ENV, **em(base, tmp_path))  # from the cache when there is one
     assert region.live is (not fields) and again.live is (not fields)
     if fields:
         assert region.intensity_g_per_kwh == 41.44 and "yearly figure" in (region.note or "")
@@ -385,13 +385,13 @@ def test_an_echoed_token_is_kept_nowhere(
 
 
 def test_an_old_cache_that_holds_the_token_is_not_trusted(url: str, tmp_path: Path) -> None:
-    apply_live(lookup("FR"), em(url, tmp_path), ENV)
+    apply_live(lookup("FR"), ENV, **em(url, tmp_path))
     (cache,) = tmp_path.iterdir()
     data = json.loads(cache.read_text())
     data["source"] = f"Electricity Maps API ({TOKEN})"
     cache.write_text(json.dumps(data))
     forget()
-    region = apply_live(lookup("FR"), em(url, tmp_path), ENV)
+    region = apply_live(lookup("FR"), ENV, **em(url, tmp_path))
     assert len(Service.hits) == 2 and TOKEN not in json.dumps(region.to_dict())
 
 
@@ -438,7 +438,7 @@ def test_answers_are_checked_before_use(
 ) -> None:
     monkeypatch.setattr(Answer, "body", body)
     with serve(Answer) as base:
-        region = apply_live(lookup("FR"), em(base, tmp_path), ENV)
+        region = apply_live(lookup("FR"), ENV, **em(base, tmp_path))
     assert not region.live and region.intensity_g_per_kwh == 41.44
     assert words in (region.note or "")
     assert list(tmp_path.iterdir()) == []
@@ -484,6 +484,6 @@ def test_a_token_found_in_a_checked_field_is_still_kept_out(tmp_path: Path, monk
     # a token that happens to be part of a valid time: the figure is not used rather than show it
     monkeypatch.setattr(Answer, "body", em_with())
     with serve(Answer) as base:
-        region = apply_live(lookup("FR"), em(base, tmp_path), {"ELECTRICITYMAPS_API_TOKEN": "03:00:00"})
+        region = apply_live(lookup("FR"), {"ELECTRICITYMAPS_API_TOKEN": "03:00:00"}, **em(base, tmp_path))
     assert not region.live and "holds the API token" in (region.note or "")
     assert "03:00:00" not in json.dumps(region.to_dict()) and list(tmp_path.iterdir()) == []

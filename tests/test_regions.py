@@ -129,17 +129,17 @@ def test_greener_than_puts_the_same_provider_first() -> None:
 
 
 def test_explicit_region_records_where_it_came_from() -> None:
-    region = resolve_region({"carbon_region": "FR", "carbon_region_origin": "ini"}, {})
+    region = resolve_region({}, code="FR", origin="ini")
     assert region.source == "ini" and region.code == "FR"
 
 
 def test_explicit_unknown_region_names_the_setting() -> None:
     with pytest.raises(RegionError, match="PYTEST_CARBON_REGION=XX1"):
-        resolve_region({"carbon_region": "XX1", "carbon_region_origin": "environment"}, {})
+        resolve_region({}, code="XX1", origin="environment")
 
 
 def test_explicit_pue_wins() -> None:
-    region = resolve_region({"carbon_region": "gcp:europe-west1", "carbon_pue": 1.5}, {})
+    region = resolve_region({}, code="gcp:europe-west1", pue=1.5)
     assert region.pue == 1.5
 
 

@@ -52,11 +52,11 @@ def _skip_if_real_gpu(no_driver: str) -> None:
 
 
 def test_none_selects_nothing(tmp_path: Path) -> None:
-    assert select_probes("none", {}, {}) == Selection([], [])
+    assert select_probes("none", {}) == Selection([], [])
 
 
 def test_unknown_choice_is_a_problem() -> None:
-    selection = select_probes("geiger", {}, {})
+    selection = select_probes("geiger", {})
     assert selection.probes == []
     assert "expected one of: auto, model, rapl, nvml, none" in selection.problems[0]
 
@@ -64,7 +64,7 @@ def test_unknown_choice_is_a_problem() -> None:
 def test_auto_with_package_and_dram_needs_no_model(tmp_path: Path, no_driver: str, closing: list[Selection]) -> None:
     _skip_if_real_gpu(no_driver)
     root = build_tree(tmp_path / "pc", packages=2, dram=True)
-    selection = select_probes("auto", {"carbon_rapl_root": str(root)}, {}, proc_root=no_driver)
+    selection = select_probes("auto", {}, rapl_root=str(root), proc_root=no_driver)
     closing.append(selection)
     assert _names(selection) == [("rapl", ("cpu", "ram"))]
     assert selection.problems == []
@@ -76,7 +76,7 @@ def test_auto_without_dram_adds_the_model_for_memory(tmp_path: Path, no_driver: 
     _needs_model()
     _skip_if_real_gpu(no_driver)
     root = build_tree(tmp_path / "pc", packages=1, dram=False)
-    selection = select_probes("auto", {"carbon_rapl_root": str(root)}, {}, proc_root=no_driver)
+    selection = select_probes("auto", {}, rapl_root=str(root), proc_root=no_driver)
     closing.append(selection)
     assert _names(selection) == [("rapl", ("cpu",)), ("model", ("ram",))]
     assert selection.problems == []
@@ -88,7 +88,7 @@ def test_auto_without_dram_adds_the_model_for_memory(tmp_path: Path, no_driver: 
 def test_auto_without_powercap_is_the_model_quietly(tmp_path: Path, no_driver: str, closing: list[Selection]) -> None:
     _needs_model()
     _skip_if_real_gpu(no_driver)
-    selection = select_probes("auto", {"carbon_rapl_root": str(tmp_path / "none")}, {}, proc_root=no_driver)
+    selection = select_probes("auto", {}, rapl_root=str(tmp_path / "none"), proc_root=no_driver)
     closing.append(selection)
     assert _names(selection) == [("model", ("cpu", "ram"))]
     assert selection.problems == []  # a VM without counters is normal, not a problem
@@ -98,7 +98,7 @@ def test_rapl_required_but_absent_is_said_then_falls_back(
     tmp_path: Path, no_driver: str, closing: list[Selection]
 ) -> None:
     _needs_model()
-    selection = select_probes("rapl", {"carbon_rapl_root": str(tmp_path / "none")}, {}, proc_root=no_driver)
+    selection = select_probes("rapl", {}, rapl_root=str(tmp_path / "none"), proc_root=no_driver)
     closing.append(selection)
     assert [name for name, _ in _names(selection)] == ["model"]
     assert len(selection.problems) == 1
@@ -112,7 +112,7 @@ def test_unreadable_counter_is_a_problem_even_in_auto(tmp_path: Path, no_driver:
     counter = root / "intel-rapl:0" / "energy_uj"
     counter.unlink()
     counter.mkdir()  # cannot be read, even by root
-    selection = select_probes("auto", {"carbon_rapl_root": str(root)}, {}, proc_root=no_driver)
+    selection = select_probes("auto", {}, rapl_root=str(root), proc_root=no_driver)
     closing.append(selection)
     assert [name for name, _ in _names(selection)] == ["model"]
     assert selection.problems and str(counter) in selection.problems[0]
@@ -120,8 +120,7 @@ def test_unreadable_counter_is_a_problem_even_in_auto(tmp_path: Path, no_driver:
 
 def test_psys_option_reaches_the_probe(tmp_path: Path, no_driver: str, closing: list[Selection]) -> None:
     root = build_tree(tmp_path / "pc", packages=1, dram=True, psys=True)
-    options = {"carbon_rapl_root": str(root), "carbon_rapl_psys": True}
-    selection = select_probes("rapl", options, {}, proc_root=no_driver)
+    selection = select_probes("rapl", {}, rapl_root=str(root), rapl_psys=True, proc_root=no_driver)
     closing.append(selection)
     rapl = selection.probes[0]
     assert rapl.describe()["inputs"]["domains"][0]["name"] == "psys"
@@ -131,7 +130,7 @@ def test_psys_option_reaches_the_probe(tmp_path: Path, no_driver: str, closing: 
 def test_gpu_is_measured_with_nvml(tmp_path: Path, closing: list[Selection]) -> None:
     root = build_tree(tmp_path / "pc", packages=1, dram=True)
     nvml = FakeNvml([FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1])])
-    selection = select_probes("auto", {"carbon_rapl_root": str(root)}, {"CUDA_VISIBLE_DEVICES": "1"}, nvml_module=nvml)
+    selection = select_probes("auto", {"CUDA_VISIBLE_DEVICES": "1"}, rapl_root=str(root), nvml_module=nvml)
     closing.append(selection)
     assert _names(selection) == [("rapl", ("cpu", "ram")), ("nvml", ("gpu",))]
     assert selection.components == ("cpu", "ram", "gpu")
@@ -142,7 +141,7 @@ def test_gpu_is_measured_with_nvml(tmp_path: Path, closing: list[Selection]) -> 
 def test_nvml_failure_is_a_problem(tmp_path: Path, closing: list[Selection]) -> None:
     root = build_tree(tmp_path / "pc", packages=1, dram=True)
     nvml = FakeNvml([FakeGpu(UUIDS[0])], init_error=9)
-    selection = select_probes("auto", {"carbon_rapl_root": str(root)}, {}, nvml_module=nvml)
+    selection = select_probes("auto", {}, rapl_root=str(root), nvml_module=nvml)
     closing.append(selection)
     assert [name for name, _ in _names(selection)] == ["rapl"]
     assert len(selection.problems) == 1
@@ -153,7 +152,7 @@ def test_nvml_failure_is_a_problem(tmp_path: Path, closing: list[Selection]) -> 
 def test_nvml_required_without_a_driver(tmp_path: Path, no_driver: str, closing: list[Selection]) -> None:
     _skip_if_real_gpu(no_driver)
     root = build_tree(tmp_path / "pc", packages=1, dram=True)
-    selection = select_probes("nvml", {"carbon_rapl_root": str(root)}, {}, proc_root=no_driver)
+    selection = select_probes("nvml", {}, rapl_root=str(root), proc_root=no_driver)
     closing.append(selection)
     assert [name for name, _ in _names(selection)] == ["rapl"]
     assert "no NVIDIA driver" in selection.problems[0]
@@ -161,7 +160,7 @@ def test_nvml_required_without_a_driver(tmp_path: Path, no_driver: str, closing:
 
 def test_model_alone(closing: list[Selection]) -> None:
     _needs_model()
-    selection = select_probes("model", {}, {})
+    selection = select_probes("model", {})
     closing.append(selection)
     assert _names(selection) == [("model", ("cpu", "ram"))]
     assert selection.problems == []
@@ -182,7 +181,7 @@ def test_permission_denied_gives_the_fix_once(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pytest_carbon.probes.select import select_probes
-        s = select_probes("auto", {{"carbon_rapl_root": {str(root)!r}}}, {{}}, proc_root={str(tmp_path)!r})
+        s = select_probes("auto", {{}}, rapl_root={str(root)!r}, proc_root={str(tmp_path)!r})
         print([p.name for p in s.probes])
         for line in s.problems:
             print("PROBLEM", line)
@@ -215,7 +214,7 @@ def test_auto_does_not_import_counters_that_are_not_there(tmp_path: Path, no_dri
         import sys
         from pytest_carbon.probes.select import select_probes
         for root in ({str(empty)!r}, {str(tmp_path / "none")!r}):
-            s = select_probes("auto", {{"carbon_rapl_root": root}}, {{}}, proc_root={no_driver!r})
+            s = select_probes("auto", {{}}, rapl_root=root, proc_root={no_driver!r})
             print([p.name for p in s.probes], s.problems)
         print(sorted(m for m in sys.modules if m in ("pytest_carbon.probes.rapl", "pytest_carbon.probes.nvml")))
         """

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytest_carbon.errors import CarbonError, ReportError
 
 
 def count(text: str) -> int:
@@ -14,3 +18,19 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {value}")
     return value
+
+
+@contextmanager
+def reading_reports(context: str | None = None) -> Iterator[None]:
+    """Turn what a report reader raises (a ValueError naming the file) into a ReportError.
+
+    The command line prints it (exit 2); ``context`` (the file), where given, goes before the message.
+    """
+    try:
+        yield
+    except CarbonError as err:
+        if context:
+            raise err.within(context) from None
+        raise
+    except ValueError as err:
+        raise ReportError(f"{context}: {err}" if context else str(err)) from None

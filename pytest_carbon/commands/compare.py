@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from pytest_carbon.commands import count
+from pytest_carbon.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,17 +43,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             threshold = parse_percent(args.fail)
         except QuantityError as err:
-            print(f"pytest-carbon compare: --fail: {err}", file=sys.stderr)
-            return 2
-    try:
-        base = load_report(args.base)
-        new = load_report(args.new)
-    except ValueError as err:
-        print(f"pytest-carbon compare: {err}", file=sys.stderr)
-        return 2
+            raise err.within("--fail") from None
+    base = load_report(args.base)
+    new = load_report(args.new)
     if not 0 < args.alpha < 1:
-        print("pytest-carbon compare: --alpha: expected a number between 0 and 1, for example 0.05", file=sys.stderr)
-        return 2
+        raise ConfigError("--alpha: expected a number between 0 and 1, for example 0.05")
     result = compare(base, new, threshold=threshold, metric=args.metric, alpha=args.alpha)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

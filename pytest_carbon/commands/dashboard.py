@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pytest_carbon.commands import count
 from pytest_carbon.commands.store import add_store_argument
+from pytest_carbon.errors import ConfigError, OutputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,15 +24,12 @@ def run(args: argparse.Namespace) -> int:
     from pytest_carbon.store import StoreError, open_store, project_root, url_from_env
 
     if args.output.strip() == "-":
-        print("pytest-carbon dashboard: the dashboard is a folder of pages; give a folder with -o", file=sys.stderr)
-        return 2
+        raise OutputError("the dashboard is a folder of pages; give a folder with -o")
     out = Path(args.output)
     if out.exists() and not out.is_dir():
-        print(f"pytest-carbon dashboard: {out} is a file; give a folder with -o", file=sys.stderr)
-        return 2
+        raise OutputError(f"{out} is a file; give a folder with -o")
     if args.top < 0:
-        print("pytest-carbon dashboard: --top is a whole number of 0 or more", file=sys.stderr)
-        return 2
+        raise ConfigError("--top is a whole number of 0 or more")
     try:
         with open_store(url_from_env(args.store), project_root(Path.cwd()), read_only=True) as store:
             index = write_dashboard(store, out, top=args.top)
@@ -39,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"pytest-carbon dashboard: {err}", file=sys.stderr)
         return 1
     except OSError as err:
-        print(f"pytest-carbon dashboard: cannot write into {out}: {err.strerror or err}", file=sys.stderr)
-        return 2
+        raise OutputError(f"cannot write into {out}: {err.strerror or err}") from None
     print(f"wrote {index}")
     return 0

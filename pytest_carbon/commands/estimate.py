@@ -13,7 +13,7 @@ import math
 import sys
 from typing import Any
 
-from pytest_carbon.probes.base import ProbeError
+from pytest_carbon.errors import ConfigError, ProbeError
 
 _FIELDS = {"cpu_model", "threads", "sockets", "ram_gb", "load", "tdp_w", "virtual"}
 #: optional fields of a JSON line (and flags) that describe the machine further, as estimate() names them
@@ -52,33 +52,29 @@ def _number(name: str, text: str | None, whole: bool = False) -> float | int | N
         value: float | int = int(text) if whole else float(text)
     except ValueError:
         kind = "a whole number" if whole else "a number"
-        raise ValueError(f"--{name.replace('_', '-')} must be {kind}, got {text!r}") from None
+        raise ConfigError(f"--{name.replace('_', '-')} must be {kind}, got {text!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"--{name.replace('_', '-')} must be a finite number, got {text!r}")
+        raise ConfigError(f"--{name.replace('_', '-')} must be a finite number, got {text!r}")
     return value
 
 
 def _single(args: argparse.Namespace) -> int:
-    from pytest_carbon.probes.model import ModelInputError, estimate
+    from pytest_carbon.probes.model import estimate
 
-    try:
-        threads = _number("threads", args.threads, whole=True)
-        sockets = _number("sockets", args.sockets, whole=True)
-        ram_gb = _number("ram_gb", args.ram_gb)
-        load = _number("load", args.load)
-        tdp_w = _number("tdp_w", args.tdp_w)
-        extra: dict[str, Any] = {
-            "year": _number("year", args.year, whole=True),
-            "host_threads": _number("host_threads", args.host_threads, whole=True),
-            "host_sockets": _number("host_sockets", args.host_sockets, whole=True),
-            "host_ram_gb": _number("host_ram_gb", args.host_ram_gb),
-            "instance": args.instance,
-            "machine_class": args.machine_class,
-            "vendor": args.vendor.casefold() if args.vendor else None,
-        }
-    except ValueError as err:
-        print(f"pytest-carbon estimate: {err}", file=sys.stderr)
-        return 2
+    threads = _number("threads", args.threads, whole=True)
+    sockets = _number("sockets", args.sockets, whole=True)
+    ram_gb = _number("ram_gb", args.ram_gb)
+    load = _number("load", args.load)
+    tdp_w = _number("tdp_w", args.tdp_w)
+    extra: dict[str, Any] = {
+        "year": _number("year", args.year, whole=True),
+        "host_threads": _number("host_threads", args.host_threads, whole=True),
+        "host_sockets": _number("host_sockets", args.host_sockets, whole=True),
+        "host_ram_gb": _number("host_ram_gb", args.host_ram_gb),
+        "instance": args.instance,
+        "machine_class": args.machine_class,
+        "vendor": args.vendor.casefold() if args.vendor else None,
+    }
     cpu_model = args.cpu_model
     virtual = bool(args.vm)
     described = cpu_model is not None or threads is not None or args.instance is not None
@@ -104,8 +100,7 @@ def _single(args: argparse.Namespace) -> int:
         if host and ram_gb is None:
             ram_gb = host.memory_gb
     if threads is None:
-        print("pytest-carbon estimate: --threads is needed with --cpu-model", file=sys.stderr)
-        return 2
+        raise ConfigError("--threads is needed with --cpu-model")
     try:
         result = estimate(
             cpu_model,
@@ -117,10 +112,7 @@ def _single(args: argparse.Namespace) -> int:
             virtual=virtual,
             **extra,
         )
-    except ModelInputError as err:
-        print(f"pytest-carbon estimate: {err}", file=sys.stderr)
-        return 2
-    except ProbeError as err:
+    except ProbeError as err:  # the model's data cannot be read: exit 1 (a ModelInputError: its message, exit 2)
         print(f"pytest-carbon estimate: {err}", file=sys.stderr)
         return 1
     doc = _with_note(result.as_dict())
@@ -222,7 +214,6 @@ def run(args: argparse.Namespace) -> int:
     if args.jsonl:
         flags = [args.cpu_model, args.threads, args.sockets, args.ram_gb, args.tdp_w]
         if any(f is not None for f in flags) or args.json:
-            print("pytest-carbon estimate: --jsonl reads machines from stdin; drop the other flags", file=sys.stderr)
-            return 2
+            raise ConfigError("--jsonl reads machines from stdin; drop the other flags")
         return _batch()
     return _single(args)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pytest_carbon.commands import count
 from pytest_carbon.commands.store import add_store_argument
+from pytest_carbon.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_carbon.store import NoHistory, StoreError, open_store, project_root, url_from_env
 
     if args.limit < 0:
-        print("pytest-carbon history: --limit is a whole number of 0 or more", file=sys.stderr)
-        return 2
+        raise ConfigError("--limit is a whole number of 0 or more")
     try:
         with open_store(url_from_env(args.store), project_root(Path.cwd()), read_only=True) as store:
             runs = store.runs(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pytest_carbon.commands import reading_reports
+from pytest_carbon.errors import ConfigError, OutputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the command."""
@@ -25,48 +28,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str) -> int:
-    print(f"pytest-carbon merge: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     """Merge, write the merged report, and check the budget; 0 ok, 1 over budget, 2 bad input."""
     from pytest_carbon.budget import budget_from, check, how_obtained
-    from pytest_carbon.config import ConfigError
     from pytest_carbon.merge import merge_reports, shard_names
     from pytest_carbon.model import load_json
-    from pytest_carbon.outputs import OutputError, check_output_path
+    from pytest_carbon.outputs import check_output_path
     from pytest_carbon.reports.json import write_json
     from pytest_carbon.units import format_co2, format_energy
 
     try:
         check_output_path(args.output, example="all.json")
     except OutputError as err:
-        return _fail(f"-o: {err}")
-    budget = None
-    if args.budget is not None:
-        try:
-            budget = budget_from(args.budget, "--budget")
-        except ConfigError as err:
-            return _fail(str(err))
+        raise err.within("-o") from None
+    budget = None if args.budget is None else budget_from(args.budget, "--budget")
     paths: list[str] = list(args.reports)
     if args.names is not None:
         if len(args.names) != len(paths):
-            return _fail(f"{len(args.names)} --name value(s) for {len(paths)} report(s): give one name per report")
+            raise ConfigError(f"{len(args.names)} --name value(s) for {len(paths)} report(s): give one name per report")
         names = list(args.names)
     else:
         names = shard_names(paths)
-    reports = []
-    for path in paths:
-        try:
-            reports.append(load_json(path))
-        except ValueError as err:
-            return _fail(str(err))
-    try:
+    with reading_reports():
+        reports = [load_json(path) for path in paths]
         merged = merge_reports(reports, names)
-    except ValueError as err:
-        return _fail(str(err))
 
     session = merged["session"]
     verdict = None
@@ -87,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_json(merged, args.output)
     except OSError as err:
-        return _fail(f"cannot write {args.output}: {err.strerror or err}")
+        raise OutputError(f"cannot write {args.output}: {err.strerror or err}") from None
 
     print(
         f"merged {len(names)} shard(s), {len(merged['tests'])} test(s): {format_energy(session['energy_j'])}, "

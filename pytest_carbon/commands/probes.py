@@ -179,7 +179,7 @@ def _model() -> dict[str, Any]:
 def _auto(root: str | None) -> dict[str, Any]:
     from pytest_carbon.probes.select import select_probes
 
-    selection = select_probes("auto", {"carbon_rapl_root": root or ""}, os.environ)
+    selection = select_probes("auto", os.environ, rapl_root=root)
     try:
         used = [{"name": p.name, "components": list(p.components), "measured": p.measured} for p in selection.probes]
     finally:

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from pytest_carbon.errors import ConfigError
+
 
 def _limit(text: str) -> int:
     try:
@@ -65,16 +67,11 @@ def run(args: argparse.Namespace) -> int:
     from pytest_carbon.intensity.regions import find_row
 
     if args.greener_than is None and args.providers is not None:
-        print("pytest-carbon regions: --providers goes with --greener-than CODE", file=sys.stderr)
-        return 2
+        raise ConfigError("--providers goes with --greener-than CODE")
     if args.greener_than is not None:
         from pytest_carbon.advice import BEST, PROVIDERS, advise
 
-        try:
-            base = lookup(args.greener_than)
-        except RegionError as err:
-            print(err, file=sys.stderr)
-            return 2
+        base = lookup(args.greener_than)  # RegionError: its message, exit 2
         found = advise(base.to_dict(), providers=args.providers or PROVIDERS, limit=args.limit or BEST)["regions"]
         if args.json:
             print(json.dumps({"region": base.to_dict(), "greener": found}, indent=2))

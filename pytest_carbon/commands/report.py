@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_carbon.commands import count
+from pytest_carbon.commands import count, reading_reports
+from pytest_carbon.errors import OutputError
 from pytest_carbon.model import load_report
 
 __all__ = ["add_arguments", "load_report", "run"]
@@ -25,15 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the artefacts asked for; Markdown on the terminal when nothing is asked."""
-    try:
+    with reading_reports():
         report = load_report(args.report)
-    except ValueError as err:
-        print(f"pytest-carbon report: {err}", file=sys.stderr)
-        return 2
     markdown = args.markdown
     if markdown is None and args.junit is None and args.csv is None and args.csv_tests is None:
         markdown = "-"
-    from pytest_carbon.outputs import OutputError, check_output_path
+    from pytest_carbon.outputs import check_output_path
 
     asked = (("--markdown", markdown), ("--junit", args.junit), ("--csv", args.csv), ("--csv-tests", args.csv_tests))
     for flag, value in asked:
@@ -41,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 check_output_path(value, example="carbon" + {"--markdown": ".md", "--junit": ".xml"}.get(flag, ".csv"))
             except OutputError as err:
-                print(f"pytest-carbon report: {flag}: {err}", file=sys.stderr)
-                return 2
+                raise err.within(flag) from None
     from pytest_carbon.reports import write
 
     written = []
@@ -59,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         raise  # the terminal's reader has gone: pytest_carbon.cli ends quietly
     except OSError as err:
-        print(f"pytest-carbon report: cannot write {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
-        return 2
+        raise OutputError(f"cannot write {err.filename or ''}: {err.strerror or err}") from None
     for path in written:
         if path != "-":
             print(f"wrote {path}", file=sys.stderr)

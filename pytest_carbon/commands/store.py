@@ -30,18 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Push each report; a report already stored is left as it is."""
+    from pytest_carbon.commands import reading_reports
     from pytest_carbon.model import load_json
     from pytest_carbon.store import StoreError, open_store, project_root, url_from_env
     from pytest_carbon.store.schema import check_report
 
     reports = []
     for path in args.reports:
-        try:
+        with reading_reports(path):
             report = load_json(path)
             check_report(report)
-        except ValueError as err:  # ReportError is a ValueError
-            print(f"pytest-carbon store: {path}: {err}", file=sys.stderr)
-            return 2
         reports.append((path, report))
     try:
         with open_store(url_from_env(args.store), project_root(Path.cwd())) as store:

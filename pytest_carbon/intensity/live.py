@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_carbon.errors import LiveError as LiveError
 from pytest_carbon.intensity.regions import Region, RegionError, country_of, zone_of
 
 log = logging.getLogger("pytest_carbon.intensity")
@@ -52,10 +53,6 @@ _OUTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 _memo: dict[str, LiveFigure | str] = {}
 
 
-class LiveError(Exception):
-    """A live figure that could not be had; the message is safe to show (no token in it)."""
-
-
 class LiveFigure(NamedTuple):
     """One live intensity reading."""
 
@@ -76,16 +73,33 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) / "pytest-carbon"
 
 
-def apply_live(region: Region, options: Mapping[str, Any], environ: Mapping[str, str]) -> Region:
-    """The region with a live intensity when ``carbon_live`` asks for one; the yearly figure, with a note, otherwise."""
-    mode = str(options.get("carbon_live") or "off").lower()
+def apply_live(
+    region: Region,
+    environ: Mapping[str, str],
+    *,
+    service: str = "off",
+    url: str | None = None,
+    uk_postcode: str | None = None,
+    cache_s: int = DEFAULT_CACHE_S,
+    cache_dir: str | None = None,
+    timeout_s: float = MAX_TIMEOUT_S,
+) -> Region:
+    """The region with a live intensity when ``service`` asks for one; the yearly figure, with a note, otherwise.
+
+    ``service``, ``url`` (None: the service's own), ``uk_postcode``, ``cache_s`` (0: no cache) and
+    ``cache_dir`` (None: the user's cache folder) are the options carbon_live, carbon_live_url,
+    carbon_uk_postcode, carbon_live_cache_s and carbon_cache_dir; ``timeout_s`` (at most
+    ``MAX_TIMEOUT_S``) is for tests.
+    """
+    mode = service
     if mode == "off":
         return region
     if mode not in DEFAULT_URLS:
         return region.with_note(f"live intensity: unknown service {mode!r}; the yearly figure is used.")
     token = environ.get(TOKEN_VARIABLE, "").strip() if mode == "electricitymaps" else ""
     try:
-        figure = _figure(mode, region, options, environ, token)
+        where = _Where(url or DEFAULT_URLS[mode], uk_postcode, cache_s, cache_dir, min(timeout_s, MAX_TIMEOUT_S))
+        figure = _figure(mode, region, where, environ, token)
     except LiveError as err:
         message = _scrub(str(err), token)
         log.info("live intensity not used: %s", message)
@@ -109,7 +123,17 @@ def _year(at: str, fallback: int | None) -> int | None:
     return int(match.group(1)) if match else fallback
 
 
-def _place(mode: str, region: Region, options: Mapping[str, Any]) -> str:
+class _Where(NamedTuple):
+    """Where a live figure is asked for and kept."""
+
+    base_url: str
+    uk_postcode: str | None
+    cache_s: int
+    cache_dir: str | None
+    timeout_s: float
+
+
+def _place(mode: str, region: Region, uk_postcode: str | None) -> str:
     if not region.known:
         raise LiveError("the region is unknown; set --carbon-region first")
     if mode == "electricitymaps":
@@ -126,7 +150,7 @@ def _place(mode: str, region: Region, options: Mapping[str, Any]) -> str:
         country = None
     if country != "GB":
         raise LiveError(f"the UK Carbon Intensity API covers Great Britain only, not {region.code}")
-    postcode = str(options.get("carbon_uk_postcode") or "").strip().upper()
+    postcode = (uk_postcode or "").strip().upper()
     if not postcode:
         return "national"
     outcode = postcode.split()[0]
@@ -135,27 +159,24 @@ def _place(mode: str, region: Region, options: Mapping[str, Any]) -> str:
     return f"outcode={outcode}"
 
 
-def _figure(
-    mode: str, region: Region, options: Mapping[str, Any], environ: Mapping[str, str], token: str
-) -> LiveFigure:
-    place = _place(mode, region, options)
+def _figure(mode: str, region: Region, where: _Where, environ: Mapping[str, str], token: str) -> LiveFigure:
+    place = _place(mode, region, where.uk_postcode)
     if mode == "electricitymaps" and not token:
         raise LiveError(f"Electricity Maps needs an API token in the {TOKEN_VARIABLE} environment variable")
-    base_url = str(options.get("carbon_live_url") or DEFAULT_URLS[mode]).rstrip("/")
+    base_url = where.base_url.rstrip("/")
     key = hashlib.sha256(f"{CACHE_VERSION}|{mode}|{base_url}|{place}".encode()).hexdigest()[:20]
     if key in _memo:
         memo = _memo[key]
         if isinstance(memo, str):
             raise LiveError(memo + " (earlier in this session)")
         return memo
-    cache_s = int(options.get("carbon_live_cache_s", DEFAULT_CACHE_S) or 0)
-    cache_dir = Path(str(options.get("carbon_cache_dir") or "") or default_cache_dir(environ))
+    cache_dir = Path(where.cache_dir or default_cache_dir(environ))
     cache_file = cache_dir / f"live-{key}.json"
-    cached = _read_cache(cache_file, cache_s, token)
+    cached = _read_cache(cache_file, where.cache_s, token)
     if cached is not None:
         _memo[key] = cached
         return cached
-    timeout_s = min(float(options.get("carbon_live_timeout_s") or MAX_TIMEOUT_S), MAX_TIMEOUT_S)
+    timeout_s = where.timeout_s
     try:
         if mode == "electricitymaps":
             figure = _electricitymaps(base_url, place, token, timeout_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from pytest_carbon.config import ConfigError
+from pytest_carbon.errors import RegionError as RegionError
 from pytest_carbon.intensity import tables
 from pytest_carbon.intensity.tables import Row
 
@@ -13,10 +13,6 @@ HOW_TO_SET = (
     "set it with --carbon-region=CODE, carbon_region = CODE in the ini file, or PYTEST_CARBON_REGION=CODE "
     "(`pytest-carbon regions` lists the codes)"
 )
-
-
-class RegionError(ConfigError):
-    """A region code that is not in the shipped tables; the message lists the closest codes."""
 
 
 class Region(NamedTuple):

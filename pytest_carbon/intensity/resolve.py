@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pytest_carbon.intensity import tables
 from pytest_carbon.intensity.regions import Region, RegionError, lookup, unknown_region
@@ -15,39 +14,42 @@ _WHERE = {
 }
 
 
-def _pue(options: Mapping[str, Any]) -> float | None:
-    value = options.get("carbon_pue")
-    if value in (None, ""):
-        return None
-    return float(value)
+def resolve_region(
+    environ: Mapping[str, str],
+    *,
+    code: str | None = None,
+    origin: str = "command line",
+    pue: float | None = None,
+    cloud_detect: bool = True,
+    sys_root: str | None = None,
+    metadata: bool = True,
+    metadata_url: str | None = None,
+) -> Region:
+    """The region for this session: ``code``, else the detected cloud region, else unknown.
 
-
-def resolve_region(options: Mapping[str, Any], environ: Mapping[str, str]) -> Region:
-    """The region for this session: ``carbon_region``, else the detected cloud region, else unknown.
-
-    Reads ``carbon_region`` and ``carbon_region_origin``, ``carbon_pue``, ``carbon_cloud_detect``,
-    ``carbon_cloud_metadata`` and ``carbon_sys_root``; ``carbon_metadata_url`` (not a user option)
-    points the metadata requests elsewhere in tests. Raises RegionError for an unknown explicit code.
+    ``code`` and ``origin`` (where the code was given: "command line", "ini", "environment"),
+    ``pue``, ``cloud_detect``, ``metadata`` (ask the cloud's metadata service) and ``sys_root``
+    (None: /) are the options carbon_region, carbon_pue, carbon_cloud_detect, carbon_cloud_metadata
+    and carbon_sys_root; ``metadata_url`` (not a user option) points the metadata requests
+    elsewhere in tests. Raises RegionError for an unknown explicit code.
     """
-    pue = _pue(options)
-    code = str(options.get("carbon_region") or "").strip()
+    code = (code or "").strip()
     if code:
-        origin = str(options.get("carbon_region_origin") or "command line")
         try:
             return lookup(code, source=origin, pue=pue)
         except RegionError as err:
             where = _WHERE.get(origin, "carbon_region={code}").format(code=code)
             raise RegionError(f"pytest-carbon: {where}: " + str(err).removeprefix("pytest-carbon: ")) from None
-    if not options.get("carbon_cloud_detect", True):
+    if not cloud_detect:
         return unknown_region(pue, "cloud detection is turned off")
     # only here: a session with a given region never imports cloud detection
     from pytest_carbon.intensity.detect import METADATA_TIMEOUT_S, METADATA_URL, detect
 
     found = detect(
         environ,
-        sys_root=str(options.get("carbon_sys_root") or "/"),
-        metadata=bool(options.get("carbon_cloud_metadata", True)),
-        metadata_url=str(options.get("carbon_metadata_url") or METADATA_URL),
+        sys_root=sys_root or "/",
+        metadata=metadata,
+        metadata_url=metadata_url or METADATA_URL,
         timeout_s=METADATA_TIMEOUT_S,
     )
     if found.provider and pue is None:

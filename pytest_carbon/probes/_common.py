@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 
-from pytest_carbon.probes.base import ProbeError
+from pytest_carbon.errors import NotPresent as NotPresent
 
 #: where the kernel's powercap interface (RAPL among it) lives
 POWERCAP_ROOT = "/sys/class/powercap"
@@ -48,10 +48,6 @@ class IdleFloor:
         if idle_w is None or energy_uj <= 0:
             return max(energy_uj, 0)
         return min(energy_uj, max(0, round(idle_w * duration_s * 1e6)))
-
-
-class NotPresent(ProbeError):
-    """The hardware this probe reads is not on this machine: a fact to report, not a fault."""
 
 
 #: where the NVML library is installed by the NVIDIA drivers of the usual distributions

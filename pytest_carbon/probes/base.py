@@ -15,11 +15,9 @@ from __future__ import annotations
 import abc
 from typing import Any, NamedTuple
 
+from pytest_carbon.errors import ProbeError as ProbeError
+
 COMPONENTS = ("cpu", "ram", "gpu")
-
-
-class ProbeError(Exception):
-    """A probe could not be started or read; the message says what to do about it."""
 
 
 class MachineLoad(NamedTuple):

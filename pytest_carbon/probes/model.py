@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_carbon.errors import ModelInputError as ModelInputError
 from pytest_carbon.probes.bands import Band
 from pytest_carbon.probes.base import ComponentEnergy, MachineLoad, Probe, ProbeError
 from pytest_carbon.probes.cpuinfo import MachineSpec, this_machine
@@ -55,10 +56,6 @@ def _class_patterns() -> tuple[re.Pattern[str], ...]:
         ),
         re.compile(r"\b(?:core|ryzen|pentium|celeron|athlon|phenom)\b", re.IGNORECASE),
     )
-
-
-class ModelInputError(ValueError):
-    """An input to the power model is out of its domain; the message says which and why."""
 
 
 class Estimate(NamedTuple):

@@ -87,17 +87,18 @@ def _start_counter(probe: Probe, asked: bool, problems: list[str], suffix: str =
 
 def select_probes(
     choice: str,
-    options: Mapping[str, Any],
     environ: Mapping[str, str],
     *,
+    rapl_root: str | None = None,
+    rapl_psys: bool = False,
     nvml_module: Any = None,
     proc_root: str = "/proc",
 ) -> Selection:
     """Start the probes for ``choice`` (the option carbon_probe); never raises for a missing probe.
 
-    ``options`` may hold ``carbon_rapl_root`` (default /sys/class/powercap) and
-    ``carbon_rapl_psys``; ``environ`` is read for ``CUDA_VISIBLE_DEVICES``. ``nvml_module``
-    stands in for ``pynvml`` (tests, or a caller that already loaded it).
+    ``rapl_root``: the powercap folder (None: /sys/class/powercap); ``rapl_psys``: count the
+    platform domain; ``environ`` is read for ``CUDA_VISIBLE_DEVICES``. ``nvml_module`` stands in
+    for ``pynvml`` (tests, or a caller that already loaded it).
     """
     if choice not in CHOICES:
         return Selection([], [f"unknown probe {choice!r}; expected one of: {', '.join(CHOICES)}"])
@@ -108,13 +109,12 @@ def select_probes(
     measured: set[str] = set()
 
     if choice in ("auto", "rapl", "nvml"):
-        rapl_root = str(options.get("carbon_rapl_root") or "")
         # a probe that is not on this machine is said only when it was asked for by name; otherwise a
         # cheap look tells that it is absent, and its module is not even imported
         if choice == "rapl" or rapl_possible(rapl_root or DEFAULT_RAPL_ROOT):
             from pytest_carbon.probes.rapl import RaplProbe
 
-            rapl = RaplProbe(rapl_root or None, psys=bool(options.get("carbon_rapl_psys") or False))
+            rapl = RaplProbe(rapl_root or None, psys=rapl_psys)
             if _start_counter(rapl, choice == "rapl", problems):
                 probes.append(rapl)
                 measured.update(rapl.components)

@@ -7,11 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from pytest_carbon.errors import NoHistory as NoHistory
+from pytest_carbon.errors import StoreError as StoreError
 from pytest_carbon.store import schema
-
-
-class StoreError(Exception):
-    """The history store cannot be used; the message says why and what to do, never a password."""
 
 
 class Store:
@@ -183,7 +181,3 @@ def parse_schema_version(where: str, value: object) -> int:
     if found > schema.SCHEMA_VERSION:
         raise newer_schema(where, found)
     return found
-
-
-class NoHistory(StoreError):
-    """A history that does not exist yet, asked for by a command that only reads."""

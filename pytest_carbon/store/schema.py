@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pytest_carbon.errors import ReportError as ReportError  # where the store and its callers find it
 from pytest_carbon.model import FAILED_OUTCOMES, TEST_KEYS, check_storable, is_number, plugin_figures
-from pytest_carbon.model import ReportError as ReportError  # where the store and its callers find it
 
 SCHEMA_VERSION = 1
 
