@@ -542,6 +542,8 @@ class CarbonSession:
                 for key, value in (out.get("confirmation_summary") or {}).items():
                     if isinstance(value, (int, float)):
                         self.confirmation_summary[key] = self.confirmation_summary.get(key, 0) + value
+                    elif isinstance(value, list):  # each worker's repeats, in its order
+                        self.confirmation_summary.setdefault(key, []).extend(value)
                 self.confirmation_notes += list(out.get("confirmation_notes") or [])
             if workers:
                 calibration["workers"] = workers

@@ -14,6 +14,7 @@ import pytest
 from conftest import load_report
 
 from pytest_carbon.calibrate import METHOD, MIN_SAMPLES
+from pytest_carbon.confirm import CONTROLS_SHARE
 from pytest_carbon.reports.json import schema
 
 SUITE = """
@@ -346,14 +347,36 @@ def test_a_repeat_far_over_its_expected_time_stops_the_confirmations(carbon_pyte
     for _ in range(3):
         _run(carbon_pytester).assert_outcomes(passed=5)
     out = carbon_pytester.path / "new.json"
-    result = _run(carbon_pytester, *GATE, f"--carbon-json={out}", slow="3")
+    # a bound wide enough for the sleep: the overrun, not the timer, stops the confirmations
+    result = _run(carbon_pytester, *GATE, "--carbon-confirm-time=5000%", f"--carbon-json={out}", slow="3")
     result.assert_outcomes(passed=5)
     report = load_report(out)
     conf = report["session"]["confirmations"]
+    assert conf["allowed_s"] * CONTROLS_SHARE > 2.0
     # the first repeat (a control) took 1.5 s more than its run: nothing more was repeated
     assert conf["runs"] == 0 and conf["tests"] == 0
     assert 1.5 <= conf["duration_s"] < 3.0 and conf["controls_s"] >= 1.5
+    (repeat,) = conf["repeats"]
+    assert repeat["reason"] == "control" and repeat["wall_s"] >= 1.5 > repeat["expected_s"]
     assert any("the confirmations stopped there" in w for w in report["warnings"]), report["warnings"]
     # the main run's regression stands, unconfirmed; the outcomes are pytest's own
     assert any(d["subject"] == "test_suite.py::test_work[3]" for d in report["comparison"]["regressions"])
     assert result.ret == 1
+
+
+def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_suite=STATEFUL)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=5)
+    out = carbon_pytester.path / "new.json"
+    gate = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=300%")
+    result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3")
+    result.assert_outcomes(passed=5)  # the stopped repeat is not a failure of the run
+    report = load_report(out)
+    conf = report["session"]["confirmations"]
+    # the first repeat would have slept 1.5 s: the timer stopped it within the bound
+    assert conf["allowed_s"] < 1.5
+    assert conf["duration_s"] <= conf["allowed_s"] + 0.25
+    assert conf["runs"] == 0 and len(conf["repeats"]) == 1
+    assert any("ran past the confirmations' time bound" in w for w in report["warnings"]), report["warnings"]
+    assert result.ret == 1  # the main run's regression stands
