@@ -1,13 +1,15 @@
-"""The CI gate inside pytest: budgets, the baseline comparison and the CI artefacts.
+"""The CI gate inside pytest: budgets and the baseline comparison.
 
-Made by ``plugin.GateOnDemand`` when ``--carbon`` is on and it can apply (a budget or compare
-option, an artefact to write, a test with a ``carbon_budget`` marker, the xdist controller).
-A test's budget is checked at the end of its call phase, on the figures of its set-up and call
-so far (like pytest-memray's limits): a test over budget fails there with the reason. The
-report's budget verdicts, written at the end of the session, use each test's full figures
+Not a plugin: the session makes it (``CarbonSession.make_gate``) only when it can apply (a budget
+or compare option, a test with a ``carbon_budget`` marker, a budget on a worker's report on the
+xdist controller), and the end-of-run pipeline (``pipeline.EndOfRun.judge``) asks it for its
+verdicts; the artefacts are written by the pipeline.
+
+A test's budget is checked at the end of its call phase, on the figures of its set-up and call so
+far (like pytest-memray's limits): a test over budget fails there with the reason. The report's
+budget verdicts, written at the end of the session, use each test's full figures
 (tear-down included). Under pytest-xdist each worker checks its own tests; the budget in force
-rides on the call report to the controller, which writes the verdicts, the comparison and the
-artefacts.
+rides on the call report to the controller, which gives the verdicts and the comparison.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _github_escape(text: str, *, prop: bool = False) -> str:
 
 
 class CarbonGate:
-    """Budgets, comparison and artefacts for one pytest process."""
+    """Budgets and the comparison for one pytest process."""
 
     def __init__(self, config: pytest.Config, session: CarbonSession) -> None:
         self.config = config
@@ -70,17 +72,15 @@ class CarbonGate:
         self.budgets: dict[str, Budget] = {}
         self.result: BudgetResult | None = None
         self.comparison: Comparison | None = None
-        self.written: list[str] = []
+        #: what went wrong with the baseline (said in the terminal section)
         self.errors: list[str] = []
-        self.pytest_session: pytest.Session | None = None
         self.confirmer: Confirmer | None = None
         self._wire: dict[str, Any] | None = None
         self._how: dict[str, str] = {}
         #: budgets already parsed, by (limit text, origin): most tests share one
         self._parsed: dict[tuple[str, str], Budget] = {}
-        worker = hasattr(config, "workerinput")
-        if worker:
-            self._wire = getattr(config, "workerinput", {}).get("carbon_gate")
+        if session.role == "worker":
+            self._wire = session.workerinput.get("carbon_gate")
         elif self.compare_mode in ("last", "history"):
             runs = 1 if self.compare_mode == "last" else settings.compare_runs
             self.candidates = self._stored_runs(max(4 * runs, 10))
@@ -237,17 +237,16 @@ class CarbonGate:
         if not self.config.pluginmanager.has_plugin("carbon-test-budgets"):
             self.config.pluginmanager.register(TestBudgets(self), "carbon-test-budgets")
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
+    def collection_finished(self, session: pytest.Session) -> None:
+        """Once the tests are collected: the per-test budget checks and the confirmations, where they can apply.
+
+        An xdist controller runs no test itself: the session's report listener hands it the
+        budgets on the workers' call reports (``budget_reported``), with no listener of its own.
+        """
         # the per-test hooks cost every test a few pluggy calls: only where a budget can apply
         if self.default_budget is not None or any_marked(session.items, "carbon_budget"):
             self._test_budgets()
         self._make_confirmer(session)
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # an xdist controller runs no test itself: the session's report listener hands it the
-        # budgets on the workers' call reports (``budget_reported``), with no listener of its own
-        self.pytest_session = session
 
     def budget_reported(self, nodeid: str, data: Any) -> None:
         """Note the budget a test's call report carries (``carbon_budget``: its limit and origin)."""
@@ -267,8 +266,8 @@ class CarbonGate:
 
     # ------------------------------------------------------------------ end
 
-    def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
-        """Add budget verdicts and the comparison to the report, write the artefacts, set the exit code."""
+    def judge(self, report: dict[str, Any]) -> None:
+        """Add the budgets' verdicts and the comparison to the report (``pipeline.EndOfRun.judge``)."""
         if self.session_budget is not None or self.budgets or self.default_budget is not None:
             self.result = evaluate(
                 report, session_budget=self.session_budget, test_budgets=self.budgets, mode=self.mode
@@ -293,68 +292,34 @@ class CarbonGate:
             if self.excluded:
                 self.comparison = self.comparison._replace(notes=(*self.comparison.notes, *self.excluded))
             report["comparison"] = self.comparison.to_dict()
-        self._write_artefacts(report)
-        failed = (self.result is not None and self.result.fails) or (
+
+    @property
+    def judged(self) -> bool:
+        """True when a budget or the comparison gave a verdict."""
+        return self.result is not None or self.comparison is not None
+
+    @property
+    def fails(self) -> bool:
+        """True when a budget or the comparison fails the run."""
+        return (self.result is not None and self.result.fails) or (
             self.comparison is not None and self.comparison.fails
         )
-        session = self.pytest_session
-        if failed and session is not None and int(session.exitstatus) == int(pytest.ExitCode.OK):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _write_artefacts(self, report: dict[str, Any]) -> None:
-        from pytest_carbon.reports import job_summary_path, what, write
+    def comparison_lines(self) -> list[str]:
+        """The comparison's lines of the terminal section."""
+        return [] if self.comparison is None else list(self.comparison.lines(top=self.carbon.settings.top))
 
-        settings = self.carbon.settings
-        top = settings.top
-        summary = job_summary_path(settings.github_summary)
-        # in this order; each renderer is imported only when its artefact is asked for
-        jobs: list[tuple[str, str | None]] = [
-            ("junit", settings.junit),
-            ("markdown", settings.markdown),
-            ("csv", settings.csv),
-            ("csv_tests", settings.csv_tests),
-            ("job_summary", summary),
-        ]
-        for name, path in jobs:
-            if not path:
-                continue
-            try:
-                write(name, report, path, top=top)
-                self.written.append(path)
-            except OSError as err:
-                self.errors.append(f"could not write the {what(name)} to {path}: {err.strerror or err}")
-                if name != "job_summary":  # the job summary is not asked for: its failure does not fail the run
-                    self.carbon.output_failed(what(name), path)
+    def verdict_lines(self) -> list[str]:
+        """The budgets' lines of the terminal section, and their GitHub annotations in a GitHub job."""
+        if self.result is None:
+            return []
+        lines = list(self.result.lines())
+        from pytest_carbon.reports import job_summary_path
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.result is None and self.comparison is None and not self.errors and not self.written:
-            return
-        from pytest_carbon.summary import printable
-
-        def write(line: str, **markup: bool) -> None:  # node ids in the lines: one terminal line each
-            terminalreporter.write_line(printable(line), **markup)
-
-        if self.comparison is not None:
-            for line in self.comparison.lines(top=self.carbon.settings.top):
-                write(line)
-        for path in self.written:
-            if path != os.environ.get("GITHUB_STEP_SUMMARY"):
-                write(f"carbon report: {'standard output' if path == '-' else path}")
-        for error in self.errors:
-            write(f"error: {error}")
-        if self.result is not None:
-            for line in self.result.lines():
-                write(line)
-            from pytest_carbon.reports import job_summary_path
-
-            summary = job_summary_path(self.carbon.settings.github_summary)
-            if os.environ.get("GITHUB_ACTIONS") == "true" or summary is not None:
-                for line in self.annotations():
-                    write(line)
-        final = self.final_line()
-        if final:
-            write(final, red=True, bold=True)
+        summary = job_summary_path(self.carbon.settings.github_summary)
+        if os.environ.get("GITHUB_ACTIONS") == "true" or summary is not None:
+            lines += self.annotations()
+        return lines
 
     def annotations(self) -> list[str]:
         """GitHub Actions error annotations, one per budget exceeded in mode fail."""

@@ -15,8 +15,6 @@ from pytest_carbon import config as carbon_config
 from pytest_carbon.config import ENABLE, OPTIONS, resolve, resolve_settings
 
 if TYPE_CHECKING:
-    from pytest_carbon.gate import CarbonGate
-    from pytest_carbon.session import CarbonSession
     from pytest_carbon.settings import Settings
 
 
@@ -100,82 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from pytest_carbon.session import SESSION_KEY, CarbonSession
 
-    session = CarbonSession(config, settings)
+    session = CarbonSession(config, settings)  # it decides this process's xdist role, once
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "carbon-session")
-    config.pluginmanager.register(GateOnDemand(config, session), "carbon-gate")
-    from pytest_carbon.history import CarbonHistory
-
-    config.pluginmanager.register(CarbonHistory(config, settings), "carbon-history")
-
-
-def _needs_gate(settings: Settings) -> bool:
-    """True when an option needs the gate from the start: a budget, the baseline (checked at start-up), an artefact."""
-    wanted = (settings.budget, settings.test_budget, settings.compare, settings.junit, settings.markdown)
-    return any(value is not None for value in (*wanted, settings.csv, settings.csv_tests))
-
-
-def _github_summary_wanted(settings: Settings) -> bool:
-    from pytest_carbon.reports import job_summary_path
-
-    return job_summary_path(settings.github_summary) is not None
-
-
-class GateOnDemand:
-    """Holds the gate's place among the plugins, and makes the gate only when it can apply.
-
-    The gate (budgets, the baseline comparison, the CI artefacts) is made at once when an option
-    needs it; otherwise when a collected test carries a ``carbon_budget`` marker, when this process
-    is the xdist controller (it reads the budgets on the workers' reports), or when a job summary
-    is to be written. A plain metered run never imports it. The hooks stay on this object, so the
-    gate's hooks run where they always ran relative to the other plugins.
-    """
-
-    def __init__(self, config: pytest.Config, session: CarbonSession) -> None:
-        self.config = config
-        self.carbon = session
-        self.gate: CarbonGate | None = None
-        self.pytest_session: pytest.Session | None = None
-        if _needs_gate(session.settings) or _github_summary_wanted(session.settings):
-            self._make()
-
-    def _make(self) -> CarbonGate:
-        if self.gate is None:
-            from pytest_carbon.gate import CarbonGate
-
-            self.gate = CarbonGate(self.config, self.carbon)
-            self.gate.pytest_session = self.pytest_session
-        return self.gate
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.pytest_session = session
-        if self.gate is None and self.config.pluginmanager.has_plugin("dsession"):
-            self._make()
-        if self.gate is not None:
-            self.gate.pytest_sessionstart(session)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from pytest_carbon.marks import any_marked
-
-        if self.gate is None and any_marked(session.items, "carbon_budget"):
-            self._make()
-        if self.gate is not None:
-            self.gate.pytest_collection_finish(session)
-
-    def worker_input(self, workers: int) -> dict[str, Any] | None:
-        """What the xdist workers need to screen their tests (None when nothing is compared)."""
-        if self.gate is None and self.carbon.settings.compare is None:
-            return None
-        return self._make().worker_input(workers)
-
-    def pytest_carbon_report(self, config: pytest.Config, report: dict[str, Any]) -> None:
-        if self.gate is None and _github_summary_wanted(self.carbon.settings):
-            self._make()
-        if self.gate is not None:
-            self.gate.pytest_carbon_report(config, report)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.gate is not None:
-            self.gate.pytest_terminal_summary(terminalreporter)
+    # the role's objects, the gate where an option needs it and, where this process reports, the
+    # end-of-run pipeline (``pipeline.EndOfRun``)
+    session.take_role()

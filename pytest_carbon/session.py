@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Generator, Mapping
 from time import perf_counter_ns as _perf_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -19,6 +19,8 @@ from pytest_carbon.meter import AllFigures, Meter, TestFigures, Totals
 from pytest_carbon.probes.base import Probe
 
 if TYPE_CHECKING:
+    from pytest_carbon.gate import CarbonGate
+    from pytest_carbon.pipeline import EndOfRun
     from pytest_carbon.report import RunFacts, WorkerFacts
     from pytest_carbon.settings import Settings
 
@@ -28,6 +30,29 @@ INDEX_KEY = pytest.StashKey[int]()
 JUNIT_KEY = pytest.StashKey[tuple[tuple[tuple[str, str], ...], float, float]]()
 #: what ends a session from inside a phase (Ctrl-C, pytest.exit): the phase never reports
 _STOPS = (KeyboardInterrupt, pytest.exit.Exception)
+
+#: the part a pytest process plays: a run without xdist, the xdist controller, an xdist worker
+Role = Literal["serial", "controller", "worker"]
+
+
+def xdist_role(config: pytest.Config) -> Role:
+    """The part this process plays, decided once at configure time (xdist's options are final then).
+
+    A worker is told by the input its controller gave it; the controller by the rule pytest-xdist
+    itself follows to make its distributed session (a distribution mode, test environments, not
+    ``--collect-only``); anything else, xdist absent or off (``-n 0``, ``-p no:xdist``), is serial.
+    """
+    if hasattr(config, "workerinput"):
+        return "worker"
+    distributed = config.getoption("dist", "no") not in (None, "no") and bool(config.getoption("tx", None))
+    if distributed and not config.getoption("collectonly", False):
+        return "controller"
+    return "serial"
+
+
+def needs_gate(settings: Settings) -> bool:
+    """True when an option needs the gate from the start: a budget, or the baseline (checked at start-up)."""
+    return any(value is not None for value in (settings.budget, settings.test_budget, settings.compare))
 
 
 class TestRecords:
@@ -135,7 +160,6 @@ class CarbonSession:
         self._factor: float | None = None
         self.started_at = time.time()
         self.finished_at: float | None = None
-        self.report: dict[str, Any] | None = None
         self.figures = AllFigures(0)
         self._junit = bool(getattr(config.option, "xmlpath", None))
         #: a test's index by its node id (on the xdist controller, in ``_worker_keys`` by worker)
@@ -144,13 +168,10 @@ class CarbonSession:
         self._files: dict[str, str] = {}
         #: the item whose phases run now, and its index
         self._current: tuple[pytest.Item, int] | None = None
-        self._errors: list[str] = []
-        #: the artefacts asked for that could not be written ("JUnit XML (out.xml)")
-        self.failed_outputs: list[str] = []
-        #: the file that holds this run's JSON report, once written (the one asked for, or a fallback)
-        self.report_saved_at: str | None = None
-        #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller)
-        self.role = "worker" if hasattr(config, "workerinput") else "serial"
+        #: "serial", "worker" (an xdist worker) or "controller" (the xdist controller): decided here, once
+        self.role: Role = xdist_role(config)
+        #: on a worker, what its controller sent it (``workerinput``); empty elsewhere
+        self.workerinput: dict[str, Any] = getattr(config, "workerinput", {}) if self.role == "worker" else {}
         self.worker_id: str | None = os.environ.get("PYTEST_XDIST_WORKER") if self.role == "worker" else None
         #: on the controller: each worker process's timeline (``xdist.WorkerTimeline``), by its node
         self.timelines: dict[Any, Any] = {}
@@ -184,6 +205,42 @@ class CarbonSession:
         self._bucket: int | None = None
         #: True while a confirmation repeat runs (budgets are not checked on a repeat)
         self.confirming = False
+        #: budgets and the baseline comparison (``gate.CarbonGate``), made only where they can apply
+        self.gate: CarbonGate | None = None
+        #: the end-of-run pipeline (``pipeline.EndOfRun``): on the process that reports, not on a worker
+        self.end: EndOfRun | None = None
+
+    def take_role(self) -> None:
+        """Register what this process's role needs; check at once what the options ask for.
+
+        Called once, at configure time, after the session is registered as a plugin: a worker
+        gets its sender of timelines, the controller its collector of what the workers send, and
+        the process that reports (not a worker) its end-of-run pipeline.
+        """
+        plugins = self.config.pluginmanager
+        if self.role == "worker":
+            from pytest_carbon.xdist import XdistWorker
+
+            self._xdist_worker = XdistWorker(self)
+            plugins.register(self._xdist_worker, "carbon-xdist-worker")
+        elif self.role == "controller":
+            from pytest_carbon.xdist import XdistController
+
+            plugins.register(XdistController(self), "carbon-xdist-controller")
+        if needs_gate(self.settings):
+            self.make_gate()  # a baseline that cannot be read is refused now, before the first test
+        if self.role != "worker":
+            from pytest_carbon.pipeline import EndOfRun
+
+            self.end = EndOfRun(self)  # a history that cannot be kept is refused now too
+
+    def make_gate(self) -> CarbonGate:
+        """The gate, made on first use (a plain metered run never imports it)."""
+        if self.gate is None:
+            from pytest_carbon.gate import CarbonGate
+
+            self.gate = CarbonGate(self.config, self)
+        return self.gate
 
     # ------------------------------------------------------------------ start
 
@@ -193,26 +250,14 @@ class CarbonSession:
 
         self.started_at = time.time()
         self.perf_started = time.perf_counter()
-        if self.role == "worker":
-            from pytest_carbon.xdist import XdistWorker
-
-            self._xdist_worker = XdistWorker(self)
-            self.config.pluginmanager.register(self._xdist_worker, "carbon-xdist-worker")
-        elif self.config.pluginmanager.has_plugin("dsession"):
-            from pytest_carbon.xdist import XdistController
-
-            self.role = "controller"
-            self.config.pluginmanager.register(XdistController(self), "carbon-xdist-controller")
         try:
-            self.region = resolve_region(self.settings, getattr(self.config, "workerinput", {}).get("carbon_region"))
+            self.region = resolve_region(self.settings, self.workerinput.get("carbon_region"))
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
         selection = select(self.config, self.settings)
         self.problems += selection.problems
         self.probe_descriptions = [self._describe(p) for p in selection.probes]
-        processes = 1
-        if self.role == "worker":
-            processes = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
+        processes = int(self.workerinput.get("workercount", 1) or 1)
         self.meter = Meter(
             selection.probes,
             period_s=self.settings.period,
@@ -426,11 +471,8 @@ class CarbonSession:
                 self._budget_reported(report.nodeid, budget)
 
     def _budget_reported(self, nodeid: str, data: Any) -> None:
-        """On the controller: hand the gate the budget a worker's call report carries."""
-        holder = self.config.pluginmanager.get_plugin("carbon-gate")
-        gate = getattr(holder, "gate", None)
-        if gate is not None:
-            gate.budget_reported(nodeid, data)
+        """On the controller: hand the gate the budget a worker's call report carries (the first one makes the gate)."""
+        self.make_gate().budget_reported(nodeid, data)
 
     def _report(self, report: pytest.TestReport) -> None:
         """A report that may change a test's outcome (any phase that did not simply pass)."""
@@ -523,6 +565,13 @@ class CarbonSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.gate is None and self.role != "controller":  # a controller collects no test
+            from pytest_carbon.marks import any_marked
+
+            if any_marked(session.items, "carbon_budget"):
+                self.make_gate()
+        if self.gate is not None:  # before the selection, as when the gate was a plugin of its own
+            self.gate.collection_finished(session)
         if self.role != "worker":
             self.selection = selection_signature(item.nodeid for item in session.items)
 
@@ -622,16 +671,22 @@ class CarbonSession:
             self.figures, totals = self.meter.attribute(len(self.tests) + 1)
             spent = self.figures.pop()
             self.confirmation_summary["energy_j"] = spent.energy_j
-        if self.role == "controller":
-            self._attribute_workers()
         if self.role == "worker":
             self._send_to_controller(totals)
             return
+        if self.role == "controller":
+            self._attribute_workers()
+        assert self.end is not None  # made at configure time on the process that reports
+        self.end.finish(session, exitstatus, totals)
+
+    def build(self, session: pytest.Session, exitstatus: int | pytest.ExitCode, totals: Totals) -> dict[str, Any]:
+        """The report of this run, from the session's records (the pipeline's first step)."""
         from pytest_carbon.report import build_report  # not on a worker: the controller reports
 
+        assert self.meter is not None
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         ran_all = len(self.tests) >= session.testscollected
-        self.report = build_report(
+        report = build_report(
             self._run_facts(
                 complete=ran_all and not interrupted and not session.shouldstop and not self.dead_workers,
                 exit_status=int(exitstatus),
@@ -646,15 +701,10 @@ class CarbonSession:
             replacements=self.replacements,
             workers=self._worker_facts(),
         )
-        self.probe_descriptions = self.report["machine"]["probes"]  # with their errors and bands
+        self.probe_descriptions = report["machine"]["probes"]  # with their errors and bands
         self.figures = AllFigures(0)  # the entries replace the columns: a large session is not held twice
-        self._gate_facts(self.report)
-        if "-" in self.settings.artefacts:  # an artefact written to standard output
-            self._end_terminal_line()
-        self.config.hook.pytest_carbon_report(config=self.config, report=self.report)
-        self._save_report(self.report)
-        if self.failed_outputs and int(session.exitstatus) == int(pytest.ExitCode.OK):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an artefact asked for is missing
+        self._gate_facts(report)
+        return report
 
     def _run_facts(self, *, complete: bool, exit_status: int) -> RunFacts:
         """What the report says of the run itself (``report.RunFacts``)."""
@@ -693,59 +743,6 @@ class CarbonSession:
             no_figures=self.no_figures,
         )
 
-    def _end_terminal_line(self) -> None:
-        """End pytest's progress line, so that an artefact written to standard output starts a line of its own."""
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        writer = getattr(reporter, "_tw", None)
-        if writer is None:
-            return
-        if getattr(writer, "width_of_current_line", 0):
-            writer.line()
-        writer.flush()
-
-    def output_failed(self, what: str, path: str) -> None:
-        """Note an artefact asked for that could not be written: the run fails at its end."""
-        self.failed_outputs.append(f"{what} ({path})")
-
-    def _save_report(self, report: dict[str, Any]) -> None:
-        """Write the JSON report where asked, else (when that fails or the history lost it) to a temporary file.
-
-        The fallback file is written only where this run would otherwise be held by no file: the
-        asked-for write failed, or the history did not take the run and no path was asked for.
-        """
-        from pytest_carbon.outputs import STDOUT
-        from pytest_carbon.reports import write
-
-        path = self.settings.json
-        failure = None
-        if path:
-            try:
-                write("json", report, path)
-                if path != STDOUT:
-                    self.report_saved_at = path
-            except OSError as err:
-                self.output_failed("JSON report", path)
-                failure = f"could not write the JSON report to {path}: {err.strerror or err}"
-        history = self.config.pluginmanager.get_plugin("carbon-history")
-        not_stored = history is not None and getattr(history, "not_stored", None)
-        if self.report_saved_at is None and (failure or not_stored):
-            import tempfile
-
-            run_id = str(report.get("run", {}).get("id") or int(self.started_at))
-            fallback = os.path.join(tempfile.gettempdir(), f"pytest-carbon-report-{run_id[:16]}.json")
-            try:
-                write("json", report, fallback)
-                self.report_saved_at = fallback
-                if failure:
-                    failure += f"; the report of this run is saved in {fallback} instead"
-            except OSError as err:
-                failure = (failure + "; " if failure else "") + (
-                    f"the report could not be saved in {fallback} either ({err.strerror or err}): "
-                    "this run's report is lost"
-                )
-        if failure:
-            self._errors.append(failure)
-
     def _send_to_controller(self, totals: Any) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is None:
@@ -765,43 +762,16 @@ class CarbonSession:
             "timeline": self._xdist_worker.piece() if self._xdist_worker is not None else None,
         }
 
+    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.report is None:
-            return
-        from pytest_carbon.summary import summary_lines
-
-        verbosity = self.config.get_verbosity()
-        lines = summary_lines(
-            self.report,
-            verbosity=verbosity,
-            top=self.settings.top,
-            sort=self.settings.sort,
-            group_by=self.settings.group_by,
-        )
-        lines += [f"error: {e}" for e in self._errors]
-        json_written = self.report_saved_at is not None and self.report_saved_at == self.settings.json
-        if verbosity < 0:
-            for line in lines:
-                terminalreporter.write_line(line)
-            if json_written and self.report_saved_at != "-":  # -q: one line, then every artefact written
-                terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
-            return
-        terminalreporter.write_sep("=", "carbon")
-        for line in lines:
-            terminalreporter.write_line(line)
-        if json_written:
-            terminalreporter.write_line(f"JSON report: {self.report_saved_at}")
-
-    def failed_outputs_line(self) -> str | None:
-        """The closing line when an artefact asked for is missing (and the run fails for it)."""
-        if not self.failed_outputs:
-            return None
-        return "carbon: FAILED: not written: " + ", ".join(self.failed_outputs)
+        if self.end is not None:
+            self.end.terminal(terminalreporter)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # Every output is written and the summary shown: let go of the report and the records, a
         # few objects a test, before pytest's last garbage collections have to walk through them.
-        self.report = None
+        if self.end is not None:
+            self.end.report = None
         self.tests = TestRecords()
         self._keys = {}
         self._worker_keys = {}

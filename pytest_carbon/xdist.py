@@ -147,8 +147,8 @@ class XdistController:
             node.workerinput["carbon_region"] = self.session.region.to_dict()
         count = int(node.workerinput.get("workercount") or 0)
         self.session.workers = max(self.session.workers, count)
-        gate = self.session.config.pluginmanager.get_plugin("carbon-gate")
-        wire = gate.worker_input(count) if gate is not None and hasattr(gate, "worker_input") else None
+        gate = self.session.gate  # made at configure time where a baseline is compared
+        wire = gate.worker_input(count) if gate is not None else None
         if wire:
             # the workers screen their own tests against the baseline and confirm the suspects
             node.workerinput["carbon_gate"] = wire
