@@ -1,1 +1,1 @@
-"""Energy probes: the interface (``base``), the counters (RAPL, NVML), the power model, and choosing among them (``select``)."""
+"""Energy probes: the interface (``base``), RAPL and NVML counters, the power model, the choice (``select``)."""
