@@ -10,7 +10,7 @@ __all__ = ["__version__", "meter"]
 def __getattr__(name: str) -> object:
     # loaded on first use: the plugin's start-up imports this package and needs none of it.
     # ``meter`` is the module pytest_carbon.meter, which is callable: pytest_carbon.meter(region="FR")
-    # gives the context manager and decorator of pytest_carbon.block.
+    # gives the context manager and decorator pytest_carbon.meter.meter (see pytest_carbon.block).
     if name == "meter":
         import importlib
 

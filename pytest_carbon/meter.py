@@ -27,7 +27,7 @@ import time
 import types
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from pytest_carbon.probes.base import COMPONENTS, ComponentEnergy, MachineLoad, Probe, ProbeError
 
@@ -707,18 +707,135 @@ class Timeline(Meter):
 
 
 # --------------------------------------------------------------------------- the library's entry
+# ``with pytest_carbon.meter(region="FR") as m:`` (see pytest_carbon.block for the whole story): here,
+# beside the timeline it drives, so that the callable module below needs no module that needs it.
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BlockResult:
+    """The figures of a metered block (zeros until the block has ended)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.energy_j = 0.0
+        self.dynamic_energy_j = 0.0
+        self.co2_g = 0.0
+        self.duration_s = 0.0
+        self.cpu_time_s = 0.0
+        self.components_j: dict[str, float] = {}
+        self.region: dict[str, Any] = {}
+        self.probes: list[dict[str, Any]] = []
+        self.problems: list[str] = []
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as a report holds them."""
+        return {
+            "name": self.name,
+            "duration_s": self.duration_s,
+            "cpu_time_s": self.cpu_time_s,
+            "energy_j": self.energy_j,
+            "dynamic_energy_j": self.dynamic_energy_j,
+            "co2_g": self.co2_g,
+            "components_j": dict(self.components_j),
+        }
+
+    def __repr__(self) -> str:
+        from pytest_carbon.units import format_co2, format_energy
+
+        return (
+            f"<{type(self).__name__} {self.name or 'block'}: {format_energy(self.energy_j)}, "
+            f"{format_co2(self.co2_g)} CO2e over {self.duration_s:.3f} s>"
+        )
+
+
+def _region(code: str | None, pue: float | None) -> Any:
+    from pytest_carbon.intensity.resolve import resolve_region
+
+    # no network unless asked: the environment and firmware only
+    return resolve_region(os.environ, code=code, origin="meter(region=...)", pue=pue, metadata=False)
+
+
+class meter(BlockResult, contextlib.ContextDecorator):
+    """Meter a block (``with``) or each call of a function (decorator); the figures are on the object after.
+
+    ``region``: a region code (``FR``, ``zone:DE``, ``aws:eu-west-1``), refused at once when
+    unknown; None: the cloud region found in the environment, else the world average.
+    ``probe``: ``auto``, ``model``, ``rapl``, ``nvml`` or ``none``, as ``--carbon-probe``.
+    ``period_s``: the sampler's period (shorter than the plugin's default: a block is often short).
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        region: str | None = None,
+        probe: str = "auto",
+        period_s: float = 0.1,
+        scope: str = "process",
+        pue: float | None = None,
+    ) -> None:
+        super().__init__(name)
+        from pytest_carbon.probes.select import CHOICES
+
+        if probe not in CHOICES:
+            raise ValueError(f"unknown probe {probe!r}; expected one of: {', '.join(CHOICES)}")
+        if scope not in ("process", "machine"):
+            raise ValueError(f"unknown scope {scope!r}; expected process or machine")
+        self._region_obj = _region(region, pue)  # an unknown code is refused here, before the block
+        self.region = self._region_obj.to_dict()
+        self._probe = probe
+        self._period_s = period_s
+        self._scope = scope
+        self._meter: Any = None
+
+    def __enter__(self) -> meter:
+        from pytest_carbon.probes.select import select_probes
+
+        selection = select_probes(self._probe, os.environ)
+        self.problems = list(selection.problems)
+        self.probes = [dict(p.describe()) for p in selection.probes]
+        self._meter = Meter(selection.probes, period_s=self._period_s, scope=self._scope)
+        self._meter.start()
+        self._meter.begin_phase()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from pytest_carbon.units import co2_g_per_j
+
+        found = self._meter
+        if found is None:
+            return
+        self._meter = None
+        found.end_phase(0)
+        found.stop()
+        try:
+            figures, _ = found.attribute(1)
+            fig = figures[0]
+        finally:
+            found.close()
+        self.energy_j = fig.energy_j
+        self.dynamic_energy_j = fig.dynamic_energy_j
+        self.duration_s = fig.duration_s
+        self.cpu_time_s = fig.cpu_time_s
+        self.components_j = dict(fig.components_j)
+        self.co2_g = fig.energy_j * co2_g_per_j(self.region)
+
+    def __call__(self, func: F) -> F:
+        """Meter each call of ``func``; the figures of the last call are on this object (and on ``func.carbon``)."""
+        wrapped = super().__call__(func)
+        wrapped.carbon = self  # type: ignore[attr-defined]
+        return wrapped
 
 
 class _CallableModule(types.ModuleType):
-    """The module pytest_carbon.meter, callable: ``pytest_carbon.meter(region="FR")`` is ``block.meter``.
+    """The module pytest_carbon.meter, callable: ``pytest_carbon.meter(region="FR")`` is ``meter``.
 
     The package's name ``meter`` is this module once it is imported (the import system sets it),
     so the library's context manager is reached through the module itself.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from pytest_carbon.block import meter
-
         return meter(*args, **kwargs)
 
 

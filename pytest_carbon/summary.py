@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from pytest_carbon.probes.bands import band_text, probe_band_text
-from pytest_carbon.reports import probe_text, region_text
+from pytest_carbon.reports.text import probe_text, region_text
 from pytest_carbon.units import format_co2, format_energy
 
 #: C0 and C1 control characters, DEL, and the Unicode line and paragraph separators

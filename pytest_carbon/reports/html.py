@@ -6,13 +6,13 @@ Every name that comes from a run (test ids, projects, branches, regions) is esca
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_carbon.probes.bands import band_text, probe_band_text
-from pytest_carbon.reports import region_text
+from pytest_carbon.reports.text import esc as esc  # where the dashboard's pages found it
+from pytest_carbon.reports.text import region_text
 from pytest_carbon.units import format_co2, format_energy
 
 CSS = """
@@ -33,11 +33,6 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;word-bre
 svg{max-width:100%;height:auto;background:#fff;border:1px solid #e3ebe5;border-radius:6px}
 ul.eq li{margin:.2rem 0}
 """
-
-
-def esc(value: Any) -> str:
-    """Text as HTML data (quotes too, so it is safe in attributes)."""
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def page(title: str, body: str) -> str:

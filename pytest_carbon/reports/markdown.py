@@ -11,7 +11,7 @@ from typing import Any
 
 from pytest_carbon.outputs import write_text as write_text_atomic
 from pytest_carbon.probes.bands import band_text, probe_band_text
-from pytest_carbon.reports import probe_text, region_text
+from pytest_carbon.reports.text import probe_text, region_text
 from pytest_carbon.units import format_energy, format_quantity
 
 MARKER = "<!-- pytest-carbon -->"

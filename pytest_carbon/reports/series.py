@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from pytest_carbon.reports.html import esc
+from pytest_carbon.reports.text import esc
 from pytest_carbon.units import format_co2, format_energy
 
 

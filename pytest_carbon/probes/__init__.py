@@ -1,0 +1,1 @@
+"""Energy probes: the interface (``base``), RAPL and NVML counters, the power model, the choice (``select``)."""
