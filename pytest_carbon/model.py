@@ -96,7 +96,7 @@ class Run(TypedDict):
     git: Git
     ci: NotRequired[dict[str, Any]]
     exit_status: NotRequired[int]
-    #: signature of the collected node ids (``session.selection_signature``)
+    #: signature of the collected node ids (``runinfo.selection_signature``)
     selection: NotRequired[str | None]
     #: pytest-xdist workers (0: a serial run)
     workers: NotRequired[int]

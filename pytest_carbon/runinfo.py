@@ -192,3 +192,10 @@ def project_name(root: Path, override: str | None = None) -> str:
         if match:
             return match.group(1)
     return root.name
+
+
+def selection_signature(nodeids: Any) -> str:
+    """A short signature of a set of node ids (order does not matter): which tests a run ran."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(nodeids)).encode("utf-8", "surrogateescape")).hexdigest()[:16]

@@ -573,6 +573,8 @@ class CarbonSession:
         if self.gate is not None:  # before the selection, as when the gate was a plugin of its own
             self.gate.collection_finished(session)
         if self.role != "worker":
+            from pytest_carbon.runinfo import selection_signature
+
             self.selection = selection_signature(item.nodeid for item in session.items)
 
     def _gate_facts(self, report: dict[str, Any]) -> None:
@@ -783,10 +785,3 @@ class CarbonSession:
 def _worker_of(node: Any, default: str | None) -> str | None:
     """The worker id of an xdist node (a report's ``node``), else ``default``."""
     return node.gateway.id if node is not None else default
-
-
-def selection_signature(nodeids: Any) -> str:
-    """A short signature of a set of node ids (order does not matter)."""
-    import hashlib
-
-    return hashlib.sha256("\n".join(sorted(nodeids)).encode("utf-8", "surrogateescape")).hexdigest()[:16]

@@ -155,7 +155,7 @@ class XdistController:
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.session.selection is None:
-            from pytest_carbon.session import selection_signature
+            from pytest_carbon.runinfo import selection_signature
 
             self.session.selection = selection_signature(ids)
 

@@ -129,20 +129,8 @@ def test_the_command_exits_1_on_a_cycle_0_without_and_2_without_a_package(tmp_pa
     assert run(tmp_path).returncode == 2
 
 
-@pytest.mark.xfail(
-    reason="pytest_carbon.xdist imports pytest_carbon.session inside functions, which imports xdist: "
-    "the end-of-run pipeline (issue 13, part 1) removes it",
-    strict=True,
-)
 def test_the_package_has_no_import_cycle() -> None:
     assert _cycles(ROOT / "pytest_carbon") == []
-
-
-def test_the_only_cycle_left_is_the_one_of_the_session_and_xdist() -> None:
-    assert _cycles(ROOT / "pytest_carbon") in (
-        [],
-        [["pytest_carbon.session", "pytest_carbon.xdist", "pytest_carbon.session"]],
-    )
 
 
 # -------------------------------------------------------------------------------- the contracts
