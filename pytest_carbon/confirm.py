@@ -173,6 +173,7 @@ class Confirmer:
             if following is not None:
                 nextitem = _Parents(item) if following[2] is item else following[2]
             limit_s = max((controls_deadline if why == "control" else deadline) - now, 0.01)
+            held = {key: len(kept) for key, kept in values[nodeid].items()}
             wall_s, stopped = self._repeat_once(item, bucket, why == "budget", nextitem, values[nodeid], limit_s)
             log.append({"nodeid": nodeid, "reason": why, "expected_s": expected[nodeid], "wall_s": wall_s})
             if why == "control":
@@ -184,6 +185,8 @@ class Confirmer:
                 )
                 break
             if wall_s > OVERRUN * expected[nodeid] and wall_s > 1.0:
+                for key, kept in values[nodeid].items():  # measured in another state: not used
+                    del kept[held.get(key, 0) :]
                 carbon.confirmation_notes.append(
                     f"{nodeid}: a repeat took {wall_s:.1f} s against {expected[nodeid]:.2f} s expected: this "
                     "process is no longer in the state of the run; the confirmations stopped there"

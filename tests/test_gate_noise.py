@@ -359,9 +359,6 @@ def test_a_repeat_far_over_its_expected_time_stops_the_confirmations(carbon_pyte
     (repeat,) = conf["repeats"]
     assert repeat["reason"] == "control" and repeat["wall_s"] >= 1.5 > repeat["expected_s"]
     assert any("the confirmations stopped there" in w for w in report["warnings"]), report["warnings"]
-    # the main run's regression stands, unconfirmed; the outcomes are pytest's own
-    assert any(d["subject"] == "test_suite.py::test_work[3]" for d in report["comparison"]["regressions"])
-    assert result.ret == 1
 
 
 def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester: pytest.Pytester) -> None:
@@ -370,7 +367,7 @@ def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester
         _run(carbon_pytester).assert_outcomes(passed=5)
     out = carbon_pytester.path / "new.json"
     gate = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=300%")
-    result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3")
+    result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3", by=4)
     result.assert_outcomes(passed=5)  # the stopped repeat is not a failure of the run
     report = load_report(out)
     conf = report["session"]["confirmations"]
