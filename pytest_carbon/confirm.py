@@ -162,7 +162,8 @@ class Confirmer:
         log: list[dict[str, Any]] = []  # each repeat: what it was expected to take and what it took
         for position, (nodeid, why, item) in enumerate(schedule):
             now = time.perf_counter()
-            if now + expected[nodeid] > (controls_deadline if why == "control" else deadline):
+            bound = controls_deadline if why == "control" else deadline
+            if now + expected[nodeid] > bound:
                 continue
             following = next(
                 (e for e in schedule[position + 1 :] if now + expected[nodeid] + expected[e[0]] <= deadline), None
@@ -172,8 +173,8 @@ class Confirmer:
             nextitem: Any = None
             if following is not None:
                 nextitem = _Parents(item) if following[2] is item else following[2]
-            limit_s = max((controls_deadline if why == "control" else deadline) - now, 0.01)
             held = {key: len(kept) for key, kept in values[nodeid].items()}
+            limit_s = max(bound - now, 0.01)
             wall_s, stopped = self._repeat_once(item, bucket, why == "budget", nextitem, values[nodeid], limit_s)
             log.append({"nodeid": nodeid, "reason": why, "expected_s": expected[nodeid], "wall_s": wall_s})
             if why == "control":

@@ -34,9 +34,6 @@ import pytest
 if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
 
-#: the artefacts, in the order they are written, by their name in the registry
-ARTEFACT_ORDER = ("json", "junit", "markdown", "csv", "csv_tests", "html", "job_summary")
-
 #: where the terminal section says each artefact's lines ("JSON report: ...", an error): the
 #: carbon summary (0), the gate's part (1), the history's part (2); the lines keep their place
 _PART = {"json": 0, "html": 2}
@@ -118,27 +115,18 @@ class EndOfRun:
 
     def extend(self, report: dict[str, Any]) -> None:
         """Step 3: the ``pytest_carbon_report`` hook (a conftest may add to the report)."""
-        if "-" in self.settings.artefacts:  # an artefact written to standard output
+        if "-" in self.settings.artefacts.values():  # an artefact written to standard output
             self._end_terminal_line()
         self.config.hook.pytest_carbon_report(config=self.config, report=report)
 
     def render(self, report: dict[str, Any]) -> None:
-        """Step 4: every artefact asked for, in ``ARTEFACT_ORDER``, through the registry."""
+        """Step 4: every artefact asked for (``Settings.artefacts``, then the job summary), through the registry."""
         from pytest_carbon.reports import job_summary_path, what, write
 
         settings = self.settings
-        paths: dict[str, str | None] = {
-            "json": settings.json,
-            "junit": settings.junit,
-            "markdown": settings.markdown,
-            "csv": settings.csv,
-            "csv_tests": settings.csv_tests,
-            "html": settings.html,
-            # the job's summary file is looked up now: a test may set it during the session
-            "job_summary": job_summary_path(settings.github_summary),
-        }
-        for name in ARTEFACT_ORDER:
-            path = paths[name]
+        # the job's summary file is looked up now: a test may set it during the session
+        paths = {**settings.artefacts, "job_summary": job_summary_path(settings.github_summary)}
+        for name, path in paths.items():
             if not path:
                 continue
             top = max(settings.top, 20) if name == "html" else settings.top

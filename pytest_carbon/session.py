@@ -477,7 +477,7 @@ class CarbonSession:
     def _report(self, report: pytest.TestReport) -> None:
         """A report that may change a test's outcome (any phase that did not simply pass)."""
         node = getattr(report, "node", None)
-        worker = node.gateway.id if node is not None else self.worker_id
+        worker = _worker_of(node, self.worker_id)
         controller = self.role == "controller"
         index = self._keys_of(worker).get(report.nodeid)
         if index is None:
@@ -617,7 +617,7 @@ class CarbonSession:
     def _received_blocks(self, report: pytest.TestReport, blocks: Any) -> None:
         """On the controller: the blocks a worker's test metered with the ``carbon`` fixture."""
         node = getattr(report, "node", None)
-        worker = node.gateway.id if node is not None else self.worker_id
+        worker = _worker_of(node, self.worker_id)
         index = self._keys_of(worker).get(report.nodeid)
         if index is not None and isinstance(blocks, list):
             self.tests.blocks[index] = blocks

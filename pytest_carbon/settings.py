@@ -92,6 +92,13 @@ class Settings:
         return self.origins.get(option, "default")
 
     @property
-    def artefacts(self) -> tuple[str | None, ...]:
-        """The paths of the artefacts asked for that a run writes (None where one is not asked for)."""
-        return (self.json, self.junit, self.markdown, self.csv, self.csv_tests, self.html)
+    def artefacts(self) -> dict[str, str | None]:
+        """The artefacts a run writes, by name in the renderers' registry, in order: a path, or None."""
+        return {
+            "json": self.json,
+            "junit": self.junit,
+            "markdown": self.markdown,
+            "csv": self.csv,
+            "csv_tests": self.csv_tests,
+            "html": self.html,
+        }
