@@ -498,7 +498,7 @@ def _refuse(report: Mapping[str, Any], label: str, path: tuple[Any, ...], value:
 
 
 def check_report(report: Any, label: str, *, finite: bool = False, tests: bool = True) -> None:
-    """Check the figures every reader of a saved report needs; raise ValueError naming ``label`` otherwise.
+    """Check the figures every reader of a saved report needs; raise ReportError naming ``label`` otherwise.
 
     A report is a JSON object with numbers at ``session.energy_j`` and ``session.co2_g`` and a list
     of tests, each with a string ``nodeid`` and numbers at ``energy_j`` and ``co2_g``. ``label`` (a
@@ -546,7 +546,7 @@ def check_storable(report: Any, *, tests: bool = True) -> None:
 
 
 def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved report, the one checked way in; raise ValueError naming ``path`` for anything else.
+    """Read a saved report, the one checked way in; raise ReportError naming ``path`` for anything else.
 
     Refused, each with a message that names the file: a file that cannot be read, text that is not
     UTF-8 or not JSON, JSON nested deeper than ``MAX_DEPTH``, anything but a report of schema

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_carbon.commands import count, reading_reports
+from pytest_carbon.commands import count
 from pytest_carbon.errors import OutputError
 from pytest_carbon.model import load_report
 
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the artefacts asked for; Markdown on the terminal when nothing is asked."""
-    with reading_reports():
-        report = load_report(args.report)
+    report = load_report(args.report)  # a ReportError, printed by the command line, for a bad file
     markdown = args.markdown
     if markdown is None and args.junit is None and args.csv is None and args.csv_tests is None:
         markdown = "-"
