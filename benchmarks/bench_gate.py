@@ -220,6 +220,20 @@ def main() -> int:
                 "old_session": old_session,
                 "old_flagged": sorted(old_flagged),
                 "returncode": report["_bench"]["returncode"],
+                # why: each injected test's own figures, and the reasons of what was flagged
+                "injected": {
+                    t["nodeid"]: {"cpu_time_s": t.get("cpu_time_s"), "confirmations": t.get("confirmations")}
+                    for t in report["tests"]
+                    if t["nodeid"] in PLUS_50 + PLUS_30
+                },
+                "reasons": {
+                    d["subject"]: d.get("reason") for d in (report.get("comparison") or {}).get("regressions", [])
+                },
+                "controls": {
+                    k: v
+                    for k, v in ((report.get("session") or {}).get("confirmations") or {}).items()
+                    if k in ("controls", "repeat_ratio", "comparable", "modules")
+                },
             }
             print(
                 f"{kind} {i + 1}: gate {'FAIL' if failed else 'pass'} ({len(flagged)} flagged, session "

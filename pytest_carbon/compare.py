@@ -577,6 +577,7 @@ def compare(
             p = p_increase(stat.median, stat.runs, value, 1, stat.noise, stat.dof)
             p_up[nodeid], p_down[nodeid] = p, 1.0 - p
     up, down = benjamini_hochberg(p_up, alpha / 2), benjamini_hochberg(p_down, alpha / 2)
+    cached = _cached_modules(baseline, repeats, limit)
     deltas = []
     for nodeid, (figure, values, confirmed) in measured.items():
         stat = baseline.tests[nodeid]
@@ -585,7 +586,7 @@ def compare(
             stat, figure, limit, test_floor, judged, nodeid in up, nodeid in down, p_up.get(nodeid, 1.0), alpha / 2
         )
         if verdict == "regression" and values:
-            verdict, reason = _confirmation(stat, values, limit, reason, confirmations or {})
+            verdict, reason = _confirmation(nodeid, stat, values, limit, reason, confirmations or {}, cached)
         deltas.append(
             Delta(
                 nodeid,
@@ -662,35 +663,108 @@ def compare(
     )
 
 
+def module_of(nodeid: str) -> str:
+    """The module part of a test's node id (``path/test_x.py`` of ``path/test_x.py::Class::test``)."""
+    return nodeid.split("::", 1)[0]
+
+
+def controls_by_module(ratios: Mapping[str, Sequence[float]], threshold: float) -> dict[str, Any]:
+    """The confirmations' summary of the controls: second run over first, by module and in all.
+
+    ``repeat_ratio`` is the median over every control, ``comparable`` whether it is at least
+    ``1 / (1 + threshold)`` (``comparable_at``); ``modules`` keeps each module's own ratios, which
+    decide for that module's suspects (``_confirmation``). On the xdist controller the workers'
+    summaries are merged by module and this is worked out again.
+    """
+    modules = {str(m): [float(r) for r in rs] for m, rs in ratios.items() if rs}
+    every = [r for rs in modules.values() for r in rs]
+    if not every:
+        return {}
+    at = 1 / (1 + threshold)
+    ratio = median(every)
+    return {
+        "controls": len(every),
+        "repeat_ratio": ratio,
+        "comparable": ratio >= at,
+        "comparable_at": at,
+        "modules": modules,
+    }
+
+
+def _far_below(stat: Stat, threshold: float) -> float:
+    """Under this, a repeat is too far below the baseline to be the same code measured the same way."""
+    return stat.median * math.exp(-4 * stat.noise) / (1 + threshold)
+
+
+def _cached_modules(
+    baseline: Baseline, repeats: Mapping[str, Sequence[float]], threshold: float
+) -> dict[str, tuple[str, float]]:
+    """Modules where a test's repeats ran far below its baseline: a second run there finds caches warm.
+
+    Module -> (that test, its repeats' median over its baseline median).
+    """
+    out: dict[str, tuple[str, float]] = {}
+    for nodeid, values in repeats.items():
+        stat = baseline.tests.get(nodeid)
+        if stat is None or not values or stat.median <= 0:
+            continue
+        again = median(values)
+        if again < _far_below(stat, threshold):
+            out.setdefault(module_of(nodeid), (nodeid, again / stat.median))
+    return out
+
+
 def _confirmation(
-    stat: Stat, repeats: Sequence[float], threshold: float, reason: str, summary: Mapping[str, Any]
+    nodeid: str,
+    stat: Stat,
+    repeats: Sequence[float],
+    threshold: float,
+    reason: str,
+    summary: Mapping[str, Any],
+    cached: Mapping[str, tuple[str, float]],
 ) -> tuple[str, str]:
     """The second stage: what the repeats after the run say of a test the main run found regressed.
 
     Repeats above the threshold and the baseline's band confirm it. Repeats may clear it only
-    when a second run is comparable with a first in this run: the confirmations also run a few
-    unchanged tests of about the same size once more (controls), and when those take less than
+    when a second run is comparable with a first in the test's module: the confirmations also run
+    unchanged tests of the module once more (controls), and when those take less than
     1 / (1 + threshold) of their first run (code that caches its results runs faster the second
-    time in a process), no repeat can clear a verdict and the main run's stands, said so. Where
-    repeats are comparable, repeats far below the baseline (under its band by as much again, and
-    the threshold) still leave it standing, and repeats in between clear it (the main run's
-    figure was an accident of its moment).
+    time in a process), or another test of the module ran far below its baseline when repeated,
+    no repeat can clear the verdict and the main run's stands, said so. Where the module has no
+    control, the controls of the whole run decide. Where repeats are comparable, repeats far below
+    the baseline (under its band by as much again, and the threshold) still leave it standing,
+    and repeats in between clear it (the main run's figure was an accident of its moment).
     """
     again = median(repeats)
     high = stat.median * math.exp(2 * stat.noise)
-    far_below = stat.median * math.exp(-4 * stat.noise) / (1 + threshold)
     times = f"{len(repeats)} repeat(s) after the run gave {_fmt(again, 'energy')}"
     if again > stat.median * (1 + threshold) and again > high:
         return "regression", f"{reason}; confirmed: {times}"
-    if summary.get("comparable") is not True:
-        ratio = summary.get("repeat_ratio")
+    module = module_of(nodeid)
+    own = (summary.get("modules") or {}).get(module)
+    own = [float(r) for r in own if isinstance(r, (int, float))] if isinstance(own, list) else []
+    if own:
+        ratio = math.fsum(own) / len(own)
+        comparable = ratio >= 1 / (1 + threshold)
+        why = f"a second run of {len(own)} unchanged test(s) of its module took {ratio * 100:.0f}% of the first"
+    else:
+        ratio_all = summary.get("repeat_ratio")
+        comparable = summary.get("comparable") is True
         why = (
-            f"a second run of {summary.get('controls')} unchanged test(s) took {float(ratio) * 100:.0f}% of its first"
-            if isinstance(ratio, (int, float))
+            f"a second run of {summary.get('controls')} unchanged test(s) took "
+            f"{float(ratio_all) * 100:.0f}% of its first"
+            if isinstance(ratio_all, (int, float))
             else "no unchanged test could be run again to check"
         )
+    if not comparable:
         return "regression", f"{reason}; {times}, but repeats are not comparable in this run ({why}): it stands"
-    if again < far_below:
+    sibling = cached.get(module)
+    if sibling is not None and sibling[0] != nodeid:
+        return "regression", (
+            f"{reason}; {times}, but repeats are not comparable in its module ({sibling[0]} ran at "
+            f"{sibling[1] * 100:.0f}% of its baseline when repeated: caches warm): it stands"
+        )
+    if again < _far_below(stat, threshold):
         return "regression", f"{reason}; {times}, below the baseline's band: not comparable (warm caches?)"
     return "within noise", f"not confirmed: {times}, within the baseline's band"
 

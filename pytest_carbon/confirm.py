@@ -36,7 +36,15 @@ if TYPE_CHECKING:
     from pytest_carbon.session import CarbonSession
 
 
-#: tests that did not look changed, run again once, to tell whether repeats are comparable
+#: unchanged tests of each suspect's module run again once, to tell whether a second run is
+#: comparable with a first there (whether code caches its results is a property of the code a
+#: module tests: in one module of a real suite a second run took 0.5 % of the first, while
+#: another module's took 100 %)
+MODULE_CONTROLS = 2
+#: a module's controls are at most this share of its largest suspect's time, and at least ``MIN_CONTROL_S``
+CONTROL_SIZE = 0.5
+MIN_CONTROL_S = 0.005
+#: controls in all, made up from other modules where the suspects' modules have too few
 CONTROLS = 3
 #: share of the time bound the controls may take
 CONTROLS_SHARE = 1 / 3
@@ -194,20 +202,15 @@ class Confirmer:
                 )
                 break  # what the repeat left set up is torn down at the session's end, as usual
             expected[nodeid] = max(expected[nodeid], wall_s)
-        ratios = [
-            values[nodeid]["cpu_time_s"][0] / cpus[index_of[nodeid]]
-            for nodeid, _, _ in controls
-            if values[nodeid].get("cpu_time_s") and cpus[index_of[nodeid]] > 0
-        ]
-        if ratios:
-            from pytest_carbon.calibrate import median
+        from pytest_carbon.compare import controls_by_module, module_of
 
-            ratio = median(ratios)
-            carbon.confirmation_summary.update(
-                controls=len(ratios),
-                repeat_ratio=ratio,
-                comparable=ratio >= 1 / (1 + self.threshold),
-            )
+        ratios: dict[str, list[float]] = {}  # by module: each control's second run over its first
+        for nodeid, _, _ in controls:
+            again = values[nodeid].get("cpu_time_s")
+            if again and cpus[index_of[nodeid]] > 0:
+                ratios.setdefault(module_of(nodeid), []).append(again[0] / cpus[index_of[nodeid]])
+        if ratios:
+            carbon.confirmation_summary.update(controls_by_module(ratios, self.threshold))
         skipped = 0
         for nodeid, why, _ in plan:
             measured = values[nodeid]
@@ -232,29 +235,46 @@ class Confirmer:
         index_of: Mapping[str, int],
         walls: list[float],
     ) -> list[tuple[str, str, pytest.Item]]:
-        """Up to ``CONTROLS`` tests that did not look changed, of about the suspects' size, run again once.
+        """Unchanged tests to run again once: up to ``MODULE_CONTROLS`` from each suspect's module.
 
-        Their second run against their first tells whether a second run in this process is
-        comparable with a first one: in a suite whose code caches results (a common case), every
-        test runs faster the second time, and a repeat back within the baseline's band then says
-        nothing about the first measurement.
+        Their second run against their first tells whether a second run in that module is
+        comparable with a first: where the code under test caches its results (a common case),
+        every test of the module runs faster the second time, and a repeat back within the
+        baseline's band then says nothing about the first measurement. They are the largest
+        unchanged tests of the module under half of its largest suspect's time (cheap, and
+        closest in kind); where the suspects' modules give fewer than ``CONTROLS``, unchanged
+        tests of other modules of about the suspects' size make up the number. The first control
+        of every module runs before any module's second.
         """
         if not plan:
             return []
+        from pytest_carbon.compare import module_of
+
         suspects = {nodeid for nodeid, _, _ in plan}
-        sizes = sorted(walls[index_of[nodeid]] for nodeid in suspects)
-        target = sizes[len(sizes) // 2]
-        # no larger than the suspects' median: the controls are there to tell, not to spend the bound
-        candidates = [
-            (target - walls[index], nodeid)
+        largest: dict[str, float] = {}
+        for nodeid in suspects:
+            module = module_of(nodeid)
+            largest[module] = max(largest.get(module, 0.0), walls[index_of[nodeid]])
+        free = [
+            (walls[index], nodeid)
             for nodeid, index in index_of.items()
-            if nodeid not in suspects
-            and nodeid in items
-            and target / 4 <= walls[index] <= target
-            and items[nodeid].get_closest_marker(NO_REPEAT) is None
+            if nodeid not in suspects and nodeid in items and items[nodeid].get_closest_marker(NO_REPEAT) is None
         ]
-        candidates.sort()
-        return [(nodeid, "control", items[nodeid]) for _, nodeid in candidates[:CONTROLS]]
+        by_module: dict[str, list[tuple[float, str]]] = {module: [] for module in largest}
+        for wall, nodeid in free:
+            module = module_of(nodeid)
+            if module in largest and MIN_CONTROL_S <= wall <= largest[module] * CONTROL_SIZE:
+                by_module[module].append((wall, nodeid))
+        ranked = [[nodeid for _, nodeid in sorted(c, reverse=True)[:MODULE_CONTROLS]] for c in by_module.values()]
+        chosen = [names[rank] for rank in range(MODULE_CONTROLS) for names in ranked if rank < len(names)]
+        if len(chosen) < CONTROLS:
+            # no larger than the suspects' median: the controls are there to tell, not to spend the bound
+            sizes = sorted(walls[index_of[nodeid]] for nodeid in suspects)
+            target = sizes[len(sizes) // 2]
+            others = sorted((target - wall, nodeid) for wall, nodeid in free if target / 4 <= wall <= target)
+            taken = set(chosen)
+            chosen += [nodeid for _, nodeid in others if nodeid not in taken][: CONTROLS - len(chosen)]
+        return [(nodeid, "control", items[nodeid]) for nodeid in chosen]
 
     def _repeat_once(
         self,

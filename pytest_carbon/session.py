@@ -55,6 +55,10 @@ def needs_gate(settings: Settings) -> bool:
     return any(value is not None for value in (settings.budget, settings.test_budget, settings.compare))
 
 
+#: keys of a worker's confirmation summary that the controller works out again rather than adds up
+_WORKED_OUT = frozenset({"controls", "repeat_ratio", "comparable", "comparable_at"})
+
+
 class TestRecords:
     """What the plugin knows of its tests besides their energy, a list a field, a test an index.
 
@@ -584,6 +588,8 @@ class CarbonSession:
         calibration: dict[str, Any] = dict(summarise(self.calibrations))
         if self.role == "controller":
             workers = {}
+            ratios: dict[str, list[float]] = {}  # the controls' ratios by module, all workers'
+            threshold = 0.0
             for worker, out in sorted(self.worker_outputs.items()):
                 own = summarise(out.get("calibrations") or [])
                 if own["samples"]:
@@ -591,11 +597,21 @@ class CarbonSession:
                 for nodeid, values in (out.get("confirmations") or {}).items():
                     self.confirmations[f"{worker}\0{nodeid}"] = values
                 for key, value in (out.get("confirmation_summary") or {}).items():
-                    if isinstance(value, (int, float)):
+                    if key in _WORKED_OUT:  # a ratio or a verdict: worked out again from the modules' ratios
+                        if key == "comparable_at" and isinstance(value, (int, float)) and value > 0:
+                            threshold = 1 / value - 1
+                    elif isinstance(value, (int, float)):
                         self.confirmation_summary[key] = self.confirmation_summary.get(key, 0) + value
                     elif isinstance(value, list):  # each worker's repeats, in its order
                         self.confirmation_summary.setdefault(key, []).extend(value)
+                    elif key == "modules" and isinstance(value, dict):
+                        for module, values in value.items():
+                            ratios.setdefault(module, []).extend(values)
                 self.confirmation_notes += list(out.get("confirmation_notes") or [])
+            if ratios:
+                from pytest_carbon.compare import controls_by_module
+
+                self.confirmation_summary.update(controls_by_module(ratios, threshold))
             if workers:
                 calibration["workers"] = workers
                 calibration["cpu_s"] = sorted(workers.values())[len(workers) // 2]

@@ -16,8 +16,10 @@ from pytest_carbon.compare import (
     benjamini_hochberg,
     comparable,
     compare,
+    controls_by_module,
     log_spread,
     moderated,
+    module_of,
     p_increase,
 )
 from pytest_carbon.compare import (
@@ -40,14 +42,14 @@ def cpu_report(
     return report
 
 
-def noisy_runs(n: int, *, noise: float = 0.08, seed: int = 1) -> list[Any]:
+def noisy_runs(n: int, *, noise: float = 0.08, seed: int = 1, names: list[str] = NAMES) -> list[Any]:
     """``n`` runs of the same 40 tests (0.05 to 2 s of CPU), each with log-normal noise."""
     rng = random.Random(seed)
     runs = []
     for r in range(n):
         run_factor = math.exp(rng.gauss(0, noise / 2))  # shared by the whole run
         cpu = {}
-        for i, name in enumerate(NAMES):
+        for i, name in enumerate(names):
             base = 0.05 * (1.1**i)
             cpu[name] = base * run_factor * math.exp(rng.gauss(0, noise))
         runs.append(cpu_report(cpu, calibration_s=NOMINAL_S * run_factor, run_id=f"{r:032d}"))
@@ -157,6 +159,49 @@ def test_confirmations_replace_the_screening_figure() -> None:
         d for d in compare(runs[:5], new, threshold=0.15, confirmations=comparable).tests if d.subject == NAMES[35]
     )
     assert warm.regressed and "not comparable (warm caches?)" in warm.reason
+
+
+def test_whether_repeats_can_clear_is_decided_by_the_tests_module() -> None:
+    names = [f"{'cached' if i % 2 else 'plain'}.py::test_{i}" for i in range(40)]
+    runs = noisy_runs(6, names=names)
+    new = runs[5]
+    entries = {e["nodeid"]: e for e in new["tests"]}
+    usual = {e["nodeid"]: e["cpu_time_s"] for e in runs[4]["tests"]}
+    cached, plain = names[35], names[34]
+    for name in (cached, plain):  # each looked regressed once, and was measured again as usual
+        entries[name]["cpu_time_s"] *= 2.5
+        entries[name]["confirmations"] = {"cpu_time_s": [usual[name]] * 3, "reason": "regression"}
+    # the whole run's controls say a second run is like a first; cached.py's own say otherwise
+    summary = {
+        "controls": 4,
+        "repeat_ratio": 0.97,
+        "comparable": True,
+        "modules": {"cached.py": [0.62, 0.7], "plain.py": [1.01, 0.97]},
+    }
+    result = {d.subject: d for d in compare(runs[:5], new, threshold=0.15, confirmations=summary).tests}
+    assert not result[plain].regressed and "not confirmed" in result[plain].reason
+    assert result[cached].regressed
+    assert "a second run of 2 unchanged test(s) of its module took 66% of the first" in result[cached].reason
+    # a module without controls of its own: the whole run's decide
+    summary["modules"] = {"plain.py": [1.01, 0.97]}
+    result = {d.subject: d for d in compare(runs[:5], new, threshold=0.15, confirmations=summary).tests}
+    assert not result[cached].regressed
+    # another test of the module ran far below its baseline when repeated: caches are warm there
+    sibling = names[33]
+    entries[sibling]["confirmations"] = {"cpu_time_s": [usual[sibling] * 0.01], "reason": "regression"}
+    result = {d.subject: d for d in compare(runs[:5], new, threshold=0.15, confirmations=summary).tests}
+    assert result[cached].regressed
+    assert f"not comparable in its module ({sibling} ran at 1% of its baseline" in result[cached].reason
+    assert not result[plain].regressed
+
+
+def test_the_controls_are_summed_up_by_module() -> None:
+    summary = controls_by_module({"a.py": [0.5, 0.7], "b.py": [1.0], "c.py": []}, 0.15)
+    assert summary["controls"] == 3 and summary["repeat_ratio"] == pytest.approx(0.7)
+    assert summary["comparable"] is False and summary["comparable_at"] == pytest.approx(1 / 1.15)
+    assert summary["modules"] == {"a.py": [0.5, 0.7], "b.py": [1.0]}
+    assert controls_by_module({}, 0.15) == {}
+    assert module_of("pkg/test_x.py::TestA::test_b[1]") == "pkg/test_x.py"
 
 
 def test_tiny_tests_are_not_judged() -> None:

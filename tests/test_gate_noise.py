@@ -223,6 +223,10 @@ def test_under_xdist_the_workers_confirm_their_own_tests(carbon_pytester: pytest
     entry = _entry(report, "test_suite.py::test_work[3]")
     assert entry["confirmations"]["reason"] == "regression"
     assert [d["subject"] for d in report["comparison"]["regressions"]] == ["test_suite.py::test_work[3]"]
+    # the controller works the controls' verdict out again from every worker's ratios, by module
+    conf = report["session"]["confirmations"]
+    assert isinstance(conf["comparable"], bool) and conf["comparable_at"] == pytest.approx(1 / 1.15)
+    assert conf["controls"] == len(conf["modules"]["test_suite.py"]) >= 1
     # a serial run is not compared with the -n 2 runs
     serial = _run(carbon_pytester, *GATE)
     serial.stdout.fnmatch_lines(["*another number of xdist workers*"])
