@@ -696,6 +696,18 @@ def _far_below(stat: Stat, threshold: float) -> float:
     return stat.median * math.exp(-4 * stat.noise) / (1 + threshold)
 
 
+def repeats_decide(stat: Stat, repeats: Sequence[float], threshold: float) -> bool:
+    """True when more repeats would not change a suspect's verdict: they confirm it, or ran far below.
+
+    The confirmations stop repeating such a test and give the time to the others.
+    """
+    if not repeats:
+        return False
+    again = median(repeats)
+    confirmed = again > stat.median * (1 + threshold) and again > stat.median * math.exp(2 * stat.noise)
+    return confirmed or again < _far_below(stat, threshold)
+
+
 def _cached_modules(
     baseline: Baseline, repeats: Mapping[str, Sequence[float]], threshold: float
 ) -> dict[str, tuple[str, float]]:
@@ -757,7 +769,8 @@ def _confirmation(
             else "no unchanged test could be run again to check"
         )
     if not comparable:
-        return "regression", f"{reason}; {times}, but repeats are not comparable in this run ({why}): it stands"
+        where = "in its module" if own else "in this run"
+        return "regression", f"{reason}; {times}, but repeats are not comparable {where} ({why}): it stands"
     sibling = cached.get(module)
     if sibling is not None and sibling[0] != nodeid:
         return "regression", (
@@ -766,7 +779,17 @@ def _confirmation(
         )
     if again < _far_below(stat, threshold):
         return "regression", f"{reason}; {times}, below the baseline's band: not comparable (warm caches?)"
-    return "within noise", f"not confirmed: {times}, within the baseline's band"
+    if len(repeats) < 2:
+        return "regression", (
+            f"{reason}; {times}, back in the baseline's band, but one repeat cannot tell a moment's noise in the "
+            "run from caches the run warmed: it stands"
+        )
+    if max(repeats) > min(repeats) * (1 + threshold):
+        return "regression", (
+            f"{reason}; {times}, but they disagree by more than the threshold (caches warming, or set-up "
+            "done again): it stands"
+        )
+    return "within noise", f"not confirmed: {times}, within the baseline's band and steady"
 
 
 def _verdict(

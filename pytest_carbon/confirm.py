@@ -168,13 +168,20 @@ class Confirmer:
         controls_deadline = started + allowed_s * CONTROLS_SHARE
         controls_s = 0.0
         log: list[dict[str, Any]] = []  # each repeat: what it was expected to take and what it took
+        settled: set[str] = set()  # suspects whose repeats so far decide their verdict: not repeated again
+        scale = self._scale()
         for position, (nodeid, why, item) in enumerate(schedule):
             now = time.perf_counter()
             bound = controls_deadline if why == "control" else deadline
-            if now + expected[nodeid] > bound:
+            if nodeid in settled or now + expected[nodeid] > bound:
                 continue
             following = next(
-                (e for e in schedule[position + 1 :] if now + expected[nodeid] + expected[e[0]] <= deadline), None
+                (
+                    e
+                    for e in schedule[position + 1 :]
+                    if e[0] not in settled and now + expected[nodeid] + expected[e[0]] <= deadline
+                ),
+                None,
             )
             # pytest tears down what the next repeat does not share; the same test again keeps its
             # module and class, but not its own node (whose fixtures must be set up again)
@@ -202,6 +209,8 @@ class Confirmer:
                 )
                 break  # what the repeat left set up is torn down at the session's end, as usual
             expected[nodeid] = max(expected[nodeid], wall_s)
+            if why == "regression" and self._decided(nodeid, values[nodeid].get("cpu_time_s"), scale):
+                settled.add(nodeid)
         from pytest_carbon.compare import controls_by_module, module_of
 
         ratios: dict[str, list[float]] = {}  # by module: each control's second run over its first
@@ -227,6 +236,15 @@ class Confirmer:
             skipped=skipped,
             allowed_s=allowed_s,
         )
+
+    def _decided(self, nodeid: str, cpu: list[float] | None, scale: float) -> bool:
+        """True when a suspect's repeats so far decide its verdict (``compare.repeats_decide``)."""
+        stat = self.baseline.tests.get(nodeid) if self.baseline is not None else None
+        if stat is None or not cpu:
+            return False
+        from pytest_carbon.compare import repeats_decide
+
+        return repeats_decide(stat, [c * scale for c in cpu], self.threshold)
 
     def _controls(
         self,
@@ -302,6 +320,8 @@ class Confirmer:
         stopped = False
         carbon.charge_to(item, bucket)
         try:
+            # the previous repeat kept what it expected the next one to share: tear down what this one does not
+            item.session._setupstate.teardown_exact(item)
             with _time_limit(limit_s) as out_of_time:
                 reports = runtestprotocol(item, log=False, nextitem=nextitem)
             stopped = out_of_time()

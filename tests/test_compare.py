@@ -12,6 +12,7 @@ from reportdata import AWS_IE, make_report
 from pytest_carbon.calibrate import METHOD, NOMINAL_S
 from pytest_carbon.compare import (
     REFERENCE_W,
+    Stat,
     baseline_of,
     benjamini_hochberg,
     comparable,
@@ -21,6 +22,7 @@ from pytest_carbon.compare import (
     moderated,
     module_of,
     p_increase,
+    repeats_decide,
 )
 from pytest_carbon.compare import (
     test_figures as figures_of,
@@ -147,6 +149,18 @@ def test_confirmations_replace_the_screening_figure() -> None:
     )
     unknown = next(d for d in compare(runs[:5], new).tests if d.subject == NAMES[35])
     assert unknown.regressed and "no unchanged test could be run again to check" in unknown.reason
+    # one repeat back in the band cannot tell noise in the run from caches the run warmed
+    entry["confirmations"]["cpu_time_s"] = [usual]
+    single = next(
+        d for d in compare(runs[:5], new, threshold=0.15, confirmations=comparable).tests if d.subject == NAMES[35]
+    )
+    assert single.regressed and "one repeat cannot tell" in single.reason
+    # repeats that disagree by more than the threshold (a cache warming) clear nothing either
+    entry["confirmations"]["cpu_time_s"] = [usual * 1.1, usual * 0.85, usual * 0.9]
+    unsteady = next(
+        d for d in compare(runs[:5], new, threshold=0.15, confirmations=comparable).tests if d.subject == NAMES[35]
+    )
+    assert unsteady.regressed and "they disagree by more than the threshold" in unsteady.reason
     # measured again as high: confirmed
     entry["confirmations"]["cpu_time_s"] = [usual * 2.4, usual * 2.5, usual * 2.6]
     confirmed = next(
@@ -193,6 +207,14 @@ def test_whether_repeats_can_clear_is_decided_by_the_tests_module() -> None:
     assert result[cached].regressed
     assert f"not comparable in its module ({sibling} ran at 1% of its baseline" in result[cached].reason
     assert not result[plain].regressed
+
+
+def test_repeats_decide_once_they_confirm_or_run_far_below() -> None:
+    stat = Stat(1.0, 0.05, 5)
+    assert repeats_decide(stat, [1.4], 0.15)  # confirmed: over the threshold and the band
+    assert repeats_decide(stat, [0.3], 0.15)  # far below: not comparable, the main run's verdict stands
+    assert not repeats_decide(stat, [1.05], 0.15)  # back in the band: more repeats are needed
+    assert not repeats_decide(stat, [], 0.15)
 
 
 def test_the_controls_are_summed_up_by_module() -> None:

@@ -99,7 +99,8 @@ def test_a_regression_is_confirmed_and_outcomes_do_not_change(carbon_pytester: p
     jsonschema.validate(report, schema())
     entry = _entry(report, "test_suite.py::test_work[3]")
     assert entry["outcome"] == "passed"
-    assert entry["confirmations"]["reason"] == "regression" and len(entry["confirmations"]["cpu_time_s"]) == 3
+    # repeated until its repeats decided it (here: confirmed, +80 %), at most --carbon-confirm times
+    assert entry["confirmations"]["reason"] == "regression" and 1 <= len(entry["confirmations"]["cpu_time_s"]) <= 3
     # the repeats' energy is kept apart from the test's own figures
     conf = report["session"]["confirmations"]
     assert conf["tests"] >= 1 and conf["energy_j"] > 0
@@ -315,7 +316,7 @@ def test_repeats_of_code_that_caches_clear_nothing(carbon_pytester: pytest.Pytes
     conf = report["session"]["confirmations"]
     assert conf["comparable"] is False and conf["repeat_ratio"] < 0.5
     regression = next(d for d in report["comparison"]["regressions"] if d["subject"] == "test_suite.py::test_cached[3]")
-    assert "repeats are not comparable in this run" in regression["reason"]
+    assert "repeats are not comparable in its module" in regression["reason"]
     assert result.ret == 1
 
 
