@@ -382,3 +382,44 @@ def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester
     assert conf["runs"] == 0 and len(conf["repeats"]) == 1
     assert any("ran past the confirmations' time bound" in w for w in report["warnings"]), report["warnings"]
     assert result.ret == 1  # the main run's regression stands
+
+
+BURST = """
+import os
+import pytest
+
+CALLS = {}
+
+def burn(n):
+    x = 0
+    for i in range(n):
+        x += i * i
+    return x
+
+@pytest.mark.parametrize("k", range(4))
+def test_work(k):
+    CALLS[k] = CALLS.get(k, 0) + 1
+    n = 250000 * (k + 1)
+    if os.environ.get("SLOW") == str(k) and CALLS[k] == 1:
+        n = int(n * 1.8)  # slow in the main run only, as a neighbour's burst would make it
+    burn(n)
+"""
+
+
+def test_a_regression_of_the_main_run_only_is_cleared_by_steady_repeats(carbon_pytester: pytest.Pytester) -> None:
+    carbon_pytester.makepyfile(test_suite=BURST)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=4)
+    out = carbon_pytester.path / "new.json"
+    result = _run(carbon_pytester, *GATE, f"--carbon-json={out}", slow="3")
+    result.assert_outcomes(passed=4)
+    report = load_report(out)
+    entry = _entry(report, "test_suite.py::test_work[3]")
+    # measured again three times (none of the repeats decided it early), each back at its usual figure
+    assert entry["confirmations"]["reason"] == "regression" and len(entry["confirmations"]["cpu_time_s"]) == 3
+    conf = report["session"]["confirmations"]
+    assert conf["modules"]["test_suite.py"] and conf["comparable"] is True
+    comparison = report["comparison"]
+    assert comparison["regressions"] == [] and not comparison["failed"]
+    assert result.ret == 0
+    result.stdout.no_fnmatch_line("*carbon gate FAILED*")
