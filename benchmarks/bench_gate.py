@@ -174,6 +174,18 @@ def _added(report: dict[str, Any]) -> float:
     return spent / max(wall - spent, 1e-9)
 
 
+def _bound(report: dict[str, Any]) -> dict[str, Any]:
+    """The confirmations' time against their bound, the repeats that took longest beyond their estimate, warnings."""
+    conf = (report.get("session") or {}).get("confirmations") or {}
+    repeats = sorted(conf.get("repeats") or [], key=lambda r: r["wall_s"] - r["expected_s"], reverse=True)
+    return {
+        "duration_s": conf.get("duration_s"),
+        "allowed_s": conf.get("allowed_s"),
+        "worst": repeats[:3],
+        "warnings": [w for w in report.get("warnings", []) if "repeat" in w or "confirmations" in w],
+    }
+
+
 def verdicts(report: dict[str, Any]) -> tuple[bool, bool, set[str], float]:
     comp = report.get("comparison") or {}
     flagged = {d["subject"] for d in comp.get("regressions", [])}
@@ -237,6 +249,7 @@ def main() -> int:
                 "reasons": {
                     d["subject"]: d.get("reason") for d in (report.get("comparison") or {}).get("regressions", [])
                 },
+                "bound": _bound(report),
                 "controls": {
                     k: v
                     for k, v in ((report.get("session") or {}).get("confirmations") or {}).items()
