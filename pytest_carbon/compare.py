@@ -30,10 +30,12 @@ When a change is a regression
 Confirmations (the second stage)
     A test that looked regressed in the main run is measured again after it (``confirm.py``).
     The main run's figure is the one comparable with the baseline (the baseline's figures were
-    taken the same way: once, in the run); the repeats decide whether it stands: repeats back
-    within the baseline's band clear it, repeats above the threshold confirm it, and repeats far
-    below the baseline (caches warm the second time in a process) are not comparable and leave
-    it standing, said so in the verdict's reason.
+    taken the same way: once, in the run); the repeats decide whether it stands: repeats above
+    the threshold confirm it; repeats far below the baseline (caches warm the second time in a
+    process) are not comparable and leave it standing; repeats back within the baseline's band
+    clear it only where the test's module shows second runs comparable with first ones (its
+    controls, and no other test of it far below its baseline when repeated), and only two or
+    more repeats that agree with each other (``_confirmation``). The reason says which.
 """
 
 from __future__ import annotations
