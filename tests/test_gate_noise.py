@@ -423,3 +423,29 @@ def test_a_regression_of_the_main_run_only_is_cleared_by_steady_repeats(carbon_p
     assert comparison["regressions"] == [] and not comparison["failed"]
     assert result.ret == 0
     result.stdout.no_fnmatch_line("*carbon gate FAILED*")
+
+
+SWALLOWS = STATEFUL.replace(
+    "        time.sleep(1.5)  # a test after the run finds the state the last test left behind\n",
+    "        try:\n"
+    "            time.sleep(1.5)  # the timer's first ring lands here, and the test swallows it\n"
+    "        except BaseException:\n"
+    "            pass\n"
+    "        time.sleep(1.5)\n",
+)
+
+
+def test_a_repeat_that_swallows_the_timer_is_still_stopped_at_the_bound(carbon_pytester: pytest.Pytester) -> None:
+    assert SWALLOWS != STATEFUL
+    carbon_pytester.makepyfile(test_suite=SWALLOWS)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=5)
+    out = carbon_pytester.path / "new.json"
+    gate = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=300%")
+    result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3", by=4)
+    result.assert_outcomes(passed=5)
+    conf = load_report(out)["session"]["confirmations"]
+    assert conf["allowed_s"] < 1.5
+    # the timer rang again after the swallowed ring: the repeat stopped within the bound, not 3 s later
+    assert conf["duration_s"] <= conf["allowed_s"] + 0.25
+    assert len(conf["repeats"]) == 1 and conf["repeats"][0]["wall_s"] < 1.5
