@@ -341,7 +341,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             f"| session change seen, unchanged code: median, min-max | {statistics.median(null) * 100:+.1f} %, "
             f"{null[0] * 100:+.1f} to {null[-1] * 100:+.1f} % | | |"
         )
-    shares = [r["confirm_share"] for r in quiet + reg + all15 + all15_call]
+    shares = [r["confirm_share"] for r in quiet + reg + all15 + all15_call] or [0.0]
     lines.append(
         f"| time of the confirmations, share of the session's metered time (median, max) | "
         f"{statistics.median(shares) * 100:.1f} %, {max(shares) * 100:.1f} % | - | |"
@@ -355,10 +355,11 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     suspects = [r for r in quiet if r.get("controls") or any(v.get("confirmations") for v in r["injected"].values())]
     lines.append(f"| unchanged runs with a test measured again | {len(suspects)} of {len(quiet)} | | |")
     durations = [r["duration_s"] for r in quiet]
-    lines.append(
-        f"| run time, unchanged code (median, min-max) | {statistics.median(durations):.1f} s, "
-        f"{min(durations):.1f}-{max(durations):.1f} s | | |"
-    )
+    if durations:  # none with --quiet-runs 0
+        lines.append(
+            f"| run time, unchanged code (median, min-max) | {statistics.median(durations):.1f} s, "
+            f"{min(durations):.1f}-{max(durations):.1f} s | | |"
+        )
     return {"lines": lines, "untouched_flags": others}
 
 
