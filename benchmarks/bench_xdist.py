@@ -6,6 +6,7 @@ quartiles, then the peak memory of the controller alone on a large suite:
 
     python benchmarks/bench_xdist.py                      # 5,000 tests, 15 pairs, memory at 100,000
     python benchmarks/bench_xdist.py --tests 1000 --rounds 5 --memory-tests 0
+    python benchmarks/bench_xdist.py --ablation --rounds 8   # where the time goes: see ABLATION
 
 CPU time is user + system of the controller and of its workers (the workers are its children and
 it waits for them, so ``wait4`` counts them). The controller's own peak RSS is written by a small
@@ -38,6 +39,93 @@ def pytest_unconfigure(config):
     with open(os.environ["BENCH_RSS_FILE"], "w") as fh:
         fh.write(peak)
 """
+
+#: ``--ablation``: a plugin of the plugin's shape that does nothing (three innermost phase
+#: wrappers, two CPU clock reads each), to tell the cost of the hook calls from the work in them
+NOOP_PLUGIN = """
+import time
+
+import pytest
+
+_clock = time.process_time_ns
+
+
+class _Shape:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_setup(self, item):
+        _clock()
+        try:
+            return (yield)
+        finally:
+            _clock()
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item):
+        _clock()
+        try:
+            return (yield)
+        finally:
+            _clock()
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item):
+        _clock()
+        try:
+            return (yield)
+        finally:
+            _clock()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_Shape(), "bench-noop-shape")
+"""
+
+#: ``--ablation``: each run's extra arguments and its number of xdist workers (0: serial)
+ABLATION = {
+    "-n 2, plain": ([], 2),
+    "-n 2, no-op plugin of the same shape": (["-p", "benchnoop"], 2),
+    "-n 2, --carbon, no history, no JSON": (["--carbon", "--carbon-store=off", "--carbon-region=FR"], 2),
+    "-n 2, --carbon, JSON, history": (["--carbon", "--carbon-region=FR", "--carbon-json={folder}/carbon.json"], 2),
+    "serial, plain": ([], 0),
+    "serial, no-op plugin of the same shape": (["-p", "benchnoop"], 0),
+    "serial, --carbon, no history, no JSON": (["--carbon", "--carbon-store=off", "--carbon-region=FR"], 0),
+}
+
+
+def ablation(folder: Path, rounds: int, tests: int) -> None:
+    """Every run of ``ABLATION`` once a round, the order reversed every other round; CPU over its plain run."""
+
+    def one(extra: list[str], workers: int) -> tuple[float, float]:
+        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        args += [a.format(folder=folder) for a in extra] + (["-n", str(workers)] if workers else []) + [str(folder)]
+        start = time.perf_counter()
+        quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, 1, 2)]
+        pid = os.posix_spawn(args[0], args, dict(ENV), file_actions=quiet)
+        _, status, usage = os.wait4(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"pytest failed: {' '.join(args)}")
+        return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+
+    names = list(ABLATION)
+    for name in names:  # warm the caches
+        one(*ABLATION[name])
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for turn in range(rounds):
+        for name in names if turn % 2 == 0 else names[::-1]:
+            runs[name].append(one(*ABLATION[name]))
+        print(f"  round {turn + 1}: " + ", ".join(f"{n} {runs[n][-1][1]:.2f} s" for n in names), flush=True)
+    for name in names:
+        plain = runs["serial, plain" if name.startswith("serial") else "-n 2, plain"]
+        if runs[name] is plain:
+            print(f"{name}: {statistics.median(c for _, c in plain):.2f} s CPU (median)")
+            continue
+        added = [(c - pc) / tests * 1e6 for (_, c), (_, pc) in zip(runs[name], plain, strict=True)]
+        wall = [(w - pw) / pw * 100 for (w, _), (pw, _) in zip(runs[name], plain, strict=True)]
+        q1, middle, q3 = statistics.quantiles(added, n=4)
+        print(
+            f"{name}: CPU {middle:+.0f} us a test (quartiles {q1:+.0f} .. {q3:+.0f}), "
+            f"wall {statistics.median(wall):+.1f} %"
+        )
 
 
 def run(folder: Path, carbon: bool, workers: int, rss_file: Path | None = None) -> tuple[float, float, int]:
@@ -85,13 +173,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-tests", type=int, default=100_000)
+    parser.add_argument("--ablation", action="store_true", help="the runs of ABLATION instead (--tests, --rounds)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # from the temporary folder: the installed package, not a checkout, and the RSS plugin on sys.path
         os.chdir(tmp)
         Path(tmp, "benchrss.py").write_text(RSS_PLUGIN)
+        Path(tmp, "benchnoop.py").write_text(NOOP_PLUGIN)
         many = Path(tmp, "many")
         make_suite(many, args.tests)
+        if args.ablation:
+            ablation(many, args.rounds, args.tests)
+            return 0
         if args.rounds:
             large = measure(many, args.rounds, args.workers)
             plain_wall = [p[0] for p in large.plain]
