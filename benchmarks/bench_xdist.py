@@ -42,43 +42,16 @@ def pytest_unconfigure(config):
 
 #: ``--ablation``: a plugin of the plugin's shape that does nothing (three innermost phase
 #: wrappers, two CPU clock reads each), to tell the cost of the hook calls from the work in them
-NOOP_PLUGIN = """
-import time
-
-import pytest
-
-_clock = time.process_time_ns
-
-
-class _Shape:
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_setup(self, item):
-        _clock()
-        try:
-            return (yield)
-        finally:
-            _clock()
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_call(self, item):
-        _clock()
-        try:
-            return (yield)
-        finally:
-            _clock()
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_teardown(self, item):
-        _clock()
-        try:
-            return (yield)
-        finally:
-            _clock()
-
-
-def pytest_configure(config):
-    config.pluginmanager.register(_Shape(), "bench-noop-shape")
-"""
+NOOP_PLUGIN = (
+    "import time\n\nimport pytest\n\n_clock = time.process_time_ns\n\n\nclass _Shape:\n"
+    + "".join(
+        "    @pytest.hookimpl(wrapper=True, trylast=True)\n"
+        f"    def pytest_runtest_{phase}(self, item):\n"
+        "        _clock()\n        try:\n            return (yield)\n        finally:\n            _clock()\n\n"
+        for phase in ("setup", "call", "teardown")
+    )
+    + '\ndef pytest_configure(config):\n    config.pluginmanager.register(_Shape(), "bench-noop-shape")\n'
+)
 
 #: ``--ablation``: each run's extra arguments and its number of xdist workers (0: serial)
 ABLATION = {
