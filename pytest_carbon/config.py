@@ -387,7 +387,7 @@ OPTIONS: tuple[Option, ...] = (
         "carbon_confirm",
         _non_negative_int,
         3,
-        "times a test that looks regressed, or over its budget within its noise, is measured again (0: never)",
+        "most times a test that looks regressed, or over its budget within its noise, is measured again (0: never)",
         "N",
     ),
     Option(
