@@ -40,27 +40,45 @@ def pytest_unconfigure(config):
         fh.write(peak)
 """
 
+
 #: ``--ablation``: a plugin of the plugin's shape that does nothing (three innermost phase
 #: wrappers, two CPU clock reads each), to tell the cost of the hook calls from the work in them
-NOOP_PLUGIN = (
-    "import time\n\nimport pytest\n\n_clock = time.process_time_ns\n\n\nclass _Shape:\n"
-    + "".join(
-        "    @pytest.hookimpl(wrapper=True, trylast=True)\n"
-        f"    def pytest_runtest_{phase}(self, item):\n"
-        "        _clock()\n        try:\n            return (yield)\n        finally:\n            _clock()\n\n"
-        for phase in ("setup", "call", "teardown")
+def noop_plugin(clock: str) -> str:
+    """A plugin of the plugin's shape doing nothing but reading ``clock`` (an expression) twice a phase."""
+    read = f"        {clock}\n" if clock else "        pass\n"
+    return (
+        "import os\nimport time\n\nimport pytest\n\n\nclass _Shape:\n"
+        + "".join(
+            "    @pytest.hookimpl(wrapper=True, trylast=True)\n"
+            f"    def pytest_runtest_{phase}(self, item):\n"
+            f"{read}        try:\n            return (yield)\n        finally:\n    {read}\n"
+            for phase in ("setup", "call", "teardown")
+        )
+        + '\ndef pytest_configure(config):\n    config.pluginmanager.register(_Shape(), "bench-noop-shape")\n'
     )
-    + '\ndef pytest_configure(config):\n    config.pluginmanager.register(_Shape(), "bench-noop-shape")\n'
-)
+
+
+#: ``--ablation``: the no-op plugins by module name, each with the clock it reads (the first: the meter's)
+NOOP_CLOCKS = {
+    "benchnoop": "time.process_time_ns()",
+    "benchnoop_thread": "time.thread_time_ns()",
+    "benchnoop_perf": "time.perf_counter_ns()",
+    "benchnoop_syscall": "os.getppid()",
+    "benchnoop_none": "",
+}
 
 #: ``--ablation``: each run's extra arguments and its number of xdist workers (0: serial)
 ABLATION = {
     "-n 2, plain": ([], 2),
-    "-n 2, no-op plugin of the same shape": (["-p", "benchnoop"], 2),
+    "-n 2, no-op shape, process CPU clock": (["-p", "benchnoop"], 2),
     "-n 2, --carbon, no history, no JSON": (["--carbon", "--carbon-store=off", "--carbon-region=FR"], 2),
     "-n 2, --carbon, JSON, history": (["--carbon", "--carbon-region=FR", "--carbon-json={folder}/carbon.json"], 2),
+    "-n 2, no-op shape, thread CPU clock": (["-p", "benchnoop_thread"], 2),
+    "-n 2, no-op shape, wall clock (vDSO)": (["-p", "benchnoop_perf"], 2),
+    "-n 2, no-op shape, a trivial system call": (["-p", "benchnoop_syscall"], 2),
+    "-n 2, no-op shape, no clock": (["-p", "benchnoop_none"], 2),
     "serial, plain": ([], 0),
-    "serial, no-op plugin of the same shape": (["-p", "benchnoop"], 0),
+    "serial, no-op shape, process CPU clock": (["-p", "benchnoop"], 0),
     "serial, --carbon, no history, no JSON": (["--carbon", "--carbon-store=off", "--carbon-region=FR"], 0),
 }
 
@@ -152,7 +170,8 @@ def main() -> int:
         # from the temporary folder: the installed package, not a checkout, and the RSS plugin on sys.path
         os.chdir(tmp)
         Path(tmp, "benchrss.py").write_text(RSS_PLUGIN)
-        Path(tmp, "benchnoop.py").write_text(NOOP_PLUGIN)
+        for module, clock in NOOP_CLOCKS.items():
+            Path(tmp, f"{module}.py").write_text(noop_plugin(clock))
         many = Path(tmp, "many")
         make_suite(many, args.tests)
         if args.ablation:
