@@ -698,6 +698,11 @@ def _far_below(stat: Stat, threshold: float) -> float:
     return stat.median * math.exp(-4 * stat.noise) / (1 + threshold)
 
 
+def _confirms(stat: Stat, again: float, threshold: float) -> bool:
+    """True when a repeats' median confirms a regression: above the threshold and the baseline's band."""
+    return again > stat.median * (1 + threshold) and again > stat.median * math.exp(2 * stat.noise)
+
+
 def repeats_decide(stat: Stat, repeats: Sequence[float], threshold: float) -> bool:
     """True when more repeats would not change a suspect's verdict: they confirm it, or ran far below.
 
@@ -706,8 +711,7 @@ def repeats_decide(stat: Stat, repeats: Sequence[float], threshold: float) -> bo
     if not repeats:
         return False
     again = median(repeats)
-    confirmed = again > stat.median * (1 + threshold) and again > stat.median * math.exp(2 * stat.noise)
-    return confirmed or again < _far_below(stat, threshold)
+    return _confirms(stat, again, threshold) or again < _far_below(stat, threshold)
 
 
 def _cached_modules(
@@ -750,9 +754,8 @@ def _confirmation(
     and repeats in between clear it (the main run's figure was an accident of its moment).
     """
     again = median(repeats)
-    high = stat.median * math.exp(2 * stat.noise)
     times = f"{len(repeats)} repeat(s) after the run gave {_fmt(again, 'energy')}"
-    if again > stat.median * (1 + threshold) and again > high:
+    if _confirms(stat, again, threshold):
         return "regression", f"{reason}; confirmed: {times}"
     module = module_of(nodeid)
     own = (summary.get("modules") or {}).get(module)
