@@ -320,31 +320,18 @@ def test_repeats_of_code_that_caches_clear_nothing(carbon_pytester: pytest.Pytes
     assert result.ret == 1
 
 
-STATEFUL = """
-import os
-import time
-import pytest
-
-STATE = {"after": False}
-
-def burn(n):
-    x = 0
-    for i in range(n):
-        x += i * i
-    return x
-
-@pytest.mark.parametrize("k", range(4))
-def test_work(k):
-    if STATE["after"]:
-        time.sleep(1.5)  # a test after the run finds the state the last test left behind
-    n = 250000 * (k + 1)
-    if os.environ.get("SLOW") == str(k):
-        n = int(n * float(os.environ.get("SLOWBY", "1.8")))
-    burn(n)
-
-def test_zz_leaves_state_behind():
-    STATE["after"] = True
-"""
+STATEFUL = (
+    SUITE.split("@pytest.mark.carbon_no_repeat")[0]
+    .replace("import pytest\n", 'import time\nimport pytest\n\nSTATE = {"after": False}\n', 1)
+    .replace(
+        "def test_work(k):\n",
+        "def test_work(k):\n"
+        '    if STATE["after"]:\n'
+        "        time.sleep(1.5)  # a test after the run finds the state the last test left behind\n",
+        1,
+    )
+    + 'def test_zz_leaves_state_behind():\n    STATE["after"] = True\n'
+)
 
 
 def test_a_repeat_far_over_its_expected_time_stops_the_confirmations(carbon_pytester: pytest.Pytester) -> None:
