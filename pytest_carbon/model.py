@@ -176,16 +176,21 @@ class Subtests(TypedDict):
     failed: int
 
 
-class Block(TypedDict):
-    """A block of a test's code metered with the ``carbon`` fixture."""
+class Figures(TypedDict):
+    """What a metered span carries: a test (its phases together) or a block of its code."""
 
-    name: str | None
     duration_s: float
     cpu_time_s: float
     energy_j: float
     dynamic_energy_j: float
     co2_g: float
     components_j: Components
+
+
+class Block(Figures):
+    """A block of a test's code metered with the ``carbon`` fixture."""
+
+    name: str | None
 
 
 class BudgetVerdict(TypedDict):
@@ -221,17 +226,11 @@ class Confirmations(TypedDict, total=False):
     co2_g: list[float]
 
 
-class TestEntry(TypedDict):
+class TestEntry(Figures):
     """One test: its figures (tear-down included) and what else the run knows of it."""
 
     nodeid: str
     outcome: Outcome
-    duration_s: float
-    cpu_time_s: float
-    energy_j: float
-    dynamic_energy_j: float
-    co2_g: float
-    components_j: Components
     file: str | None
     line: int | None
     worker: str | None
