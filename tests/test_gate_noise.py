@@ -14,7 +14,7 @@ import pytest
 from conftest import load_report
 
 from pytest_carbon.calibrate import METHOD, MIN_SAMPLES
-from pytest_carbon.confirm import CONTROLS_SHARE
+from pytest_carbon.confirm import CONTROLS_SHARE, OVERRUN
 from pytest_carbon.reports.json import schema
 
 SUITE = """
@@ -334,39 +334,85 @@ STATEFUL = (
 )
 
 
-def test_a_repeat_far_over_its_expected_time_stops_the_confirmations(carbon_pytester: pytest.Pytester) -> None:
+def test_repeats_far_over_their_time_are_stopped_and_two_in_a_row_stop_the_confirmations(
+    carbon_pytester: pytest.Pytester,
+) -> None:
     carbon_pytester.makepyfile(test_suite=STATEFUL)
     for _ in range(3):
         _run(carbon_pytester).assert_outcomes(passed=5)
     out = carbon_pytester.path / "new.json"
-    # a bound wide enough for the sleep: the overrun, not the timer, stops the confirmations
+    # a bound wide enough for the sleeps: the timer stops each repeat at OVERRUN times its time in the run
     result = _run(carbon_pytester, *GATE, "--carbon-confirm-time=5000%", f"--carbon-json={out}", slow="3")
     result.assert_outcomes(passed=5)
     report = load_report(out)
     conf = report["session"]["confirmations"]
     assert conf["allowed_s"] * CONTROLS_SHARE > 2.0
-    # the first repeat (a control) took 1.5 s more than its run: nothing more was repeated
+    # both controls slept (the state the last test left behind): each stopped long before its 1.5 s,
+    # and after the second nothing more was repeated
     assert conf["runs"] == 0 and conf["tests"] == 0
-    assert 1.5 <= conf["duration_s"] < 3.0 and conf["controls_s"] >= 1.5
-    (repeat,) = conf["repeats"]
-    assert repeat["reason"] == "control" and repeat["wall_s"] >= 1.5 > repeat["expected_s"]
-    assert any("the confirmations stopped there" in w for w in report["warnings"]), report["warnings"]
+    first, second = conf["repeats"]
+    for repeat in (first, second):
+        assert repeat["reason"] == "control"
+        assert repeat["wall_s"] < min(OVERRUN * repeat["expected_s"] + 0.25, 1.5)
+    assert conf["duration_s"] < 1.5
+    notes = [w for w in report["warnings"] if "times its time in the run" in w]
+    assert len(notes) == 2 and "two in a row: the confirmations stopped there" in notes[1], report["warnings"]
 
 
-def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester: pytest.Pytester) -> None:
-    carbon_pytester.makepyfile(test_suite=STATEFUL)
+ONE_STATEFUL = STATEFUL.replace('    if STATE["after"]:\n', '    if STATE["after"] and k == 2:\n', 1)
+
+
+def test_one_test_far_over_its_time_is_stopped_and_the_others_are_still_repeated(
+    carbon_pytester: pytest.Pytester,
+) -> None:
+    assert ONE_STATEFUL != STATEFUL
+    carbon_pytester.makepyfile(test_suite=ONE_STATEFUL)
     for _ in range(3):
         _run(carbon_pytester).assert_outcomes(passed=5)
     out = carbon_pytester.path / "new.json"
-    gate = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=300%")
+    result = _run(carbon_pytester, *GATE, f"--carbon-json={out}", slow="3")
+    result.assert_outcomes(passed=5)
+    report = load_report(out)
+    conf = report["session"]["confirmations"]
+    stopped = [r for r in conf["repeats"] if r["nodeid"] == "test_suite.py::test_work[2]"]
+    assert len(stopped) == 1 and stopped[0]["wall_s"] < min(OVERRUN * stopped[0]["expected_s"] + 0.25, 1.5)
+    # the other control gave its ratio, and the suspect was measured again (and confirmed: it is slower)
+    assert list(conf["modules"]) == ["test_suite.py"] and len(conf["modules"]["test_suite.py"]) == 1
+    entry = _entry(report, "test_suite.py::test_work[3]")
+    assert len(entry["confirmations"]["cpu_time_s"]) >= 1
+    assert any("test_work[2]: a repeat ran" in w and "not repeated again" in w for w in report["warnings"])
+    assert not any("stopped there" in w for w in report["warnings"]), report["warnings"]
+    assert result.ret == 1
+
+
+LONG_REPEAT = "CALLS = {}\n" + SUITE.replace("import pytest\n", "import time\nimport pytest\n", 1).replace(
+    "    burn(n)\n",
+    "    burn(n)\n"
+    "    CALLS[k] = CALLS.get(k, 0) + 1\n"
+    '    if os.environ.get("SLOW") == str(k):\n'
+    "        # a second in the run (its expected time), ten when repeated: the bound stops it first\n"
+    "        time.sleep(1.0 if CALLS[k] == 1 else 10.0)\n",
+    1,
+)
+
+
+def test_a_repeat_that_runs_past_the_time_bound_is_stopped_there(carbon_pytester: pytest.Pytester) -> None:
+    assert LONG_REPEAT.count("time.sleep") == 1
+    carbon_pytester.makepyfile(test_suite=LONG_REPEAT)
+    for _ in range(3):
+        _run(carbon_pytester).assert_outcomes(passed=5)
+    out = carbon_pytester.path / "new.json"
+    gate = ("--carbon-compare=history", "--carbon-compare-fail=15%", "--carbon-confirm-time=100%")
     result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3", by=4)
     result.assert_outcomes(passed=5)  # the stopped repeat is not a failure of the run
     report = load_report(out)
     conf = report["session"]["confirmations"]
-    # the first repeat would have slept 1.5 s: the timer stopped it within the bound
-    assert conf["allowed_s"] < 1.5
+    suspect = [r for r in conf["repeats"] if r["reason"] == "regression"]
+    assert len(suspect) == 1 and suspect[0]["expected_s"] >= 1.0
+    # it would have slept 10 s: the bound came before OVERRUN times its time, and stopped it
+    assert conf["allowed_s"] < OVERRUN * suspect[0]["expected_s"]
     assert conf["duration_s"] <= conf["allowed_s"] + 0.25
-    assert conf["runs"] == 0 and len(conf["repeats"]) == 1
+    assert conf["runs"] == 0
     assert any("ran past the confirmations' time bound" in w for w in report["warnings"]), report["warnings"]
     assert result.ret == 1  # the main run's regression stands
 
@@ -419,7 +465,9 @@ def test_a_repeat_that_swallows_the_timer_is_still_stopped_at_the_bound(carbon_p
     result = _run(carbon_pytester, *gate, f"--carbon-json={out}", slow="3", by=4)
     result.assert_outcomes(passed=5)
     conf = load_report(out)["session"]["confirmations"]
-    assert conf["allowed_s"] < 1.5
-    # the timer rang again after the swallowed ring: the repeat stopped within the bound, not 3 s later
+    # the timer rang again after the swallowed ring: each repeat stopped at OVERRUN times its time in
+    # the run, not 3 s later (and two such repeats in a row stopped the confirmations)
+    assert len(conf["repeats"]) == 2
+    for repeat in conf["repeats"]:
+        assert repeat["wall_s"] < min(OVERRUN * repeat["expected_s"] + 0.25, 1.5)
     assert conf["duration_s"] <= conf["allowed_s"] + 0.25
-    assert len(conf["repeats"]) == 1 and conf["repeats"][0]["wall_s"] < 1.5
