@@ -186,6 +186,26 @@ def _bound(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _around(report: dict[str, Any], medians: dict[str, float], flagged: set[str], k: int = 6) -> dict[str, Any]:
+    """Each flagged test's CPU time over its baseline median, beside the same for the tests run just before and after.
+
+    What a burst on the machine looks like in the run: whether it lasted longer than the test.
+    """
+    order = [(t["nodeid"], t.get("cpu_time_s")) for t in report["tests"]]
+    out: dict[str, Any] = {}
+    for i, (nodeid, _) in enumerate(order):
+        if nodeid not in flagged:
+            continue
+        near = []
+        for j in range(max(0, i - k), min(len(order), i + k + 1)):
+            name, cpu = order[j]
+            base = medians.get(name)
+            if cpu and base and base >= 0.002:
+                near.append([j - i, round(base, 4), round(float(cpu) / base, 3)])
+        out[nodeid] = near
+    return out
+
+
 def verdicts(report: dict[str, Any]) -> tuple[bool, bool, set[str], float]:
     comp = report.get("comparison") or {}
     flagged = {d["subject"] for d in comp.get("regressions", [])}
@@ -212,11 +232,17 @@ def main() -> int:
         root = fetch_suite(work)
         history = work / "history.sqlite"
         last: dict[str, Any] = {}
+        base_cpu: dict[str, list[float]] = {}
         for i in range(args.baseline_runs):
             last = run_suite(root, history, work / f"base{i}.json", compare=False, env=env)
+            for t in last["tests"]:
+                if t.get("cpu_time_s"):
+                    base_cpu.setdefault(t["nodeid"], []).append(float(t["cpu_time_s"]))
             print(
                 f"baseline run {i + 1}: {len(last['tests'])} tests, {last['session']['duration_s']:.1f} s", flush=True
             )
+
+        medians = {k: statistics.median(v) for k, v in base_cpu.items()}
 
         def judged(kind: str, i: int, extra_env: dict[str, str]) -> dict[str, Any]:
             copy = work / f"h-{kind}-{i}.sqlite"
@@ -250,6 +276,7 @@ def main() -> int:
                     d["subject"]: d.get("reason") for d in (report.get("comparison") or {}).get("regressions", [])
                 },
                 "bound": _bound(report),
+                "around": _around(report, medians, set(flagged) - set(PLUS_50 + PLUS_30)),
                 "controls": {
                     k: v
                     for k, v in ((report.get("session") or {}).get("confirmations") or {}).items()
